@@ -1,0 +1,169 @@
+"""``SentenceEncoder``: a pretrained transformer plus pooling, as one ``nn.Module``.
+
+``forward`` is differentiable, so the multi-task model trains through it; ``encode`` is
+the fast inference path (length-sorted batches, dynamic padding, inference mode).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .loading import load_backbone
+from .pooling import check_pooling, pool
+from .quantize import quantize_backbone
+from .validation import check_choice, check_positive_int, check_sentences
+
+OUTPUT_FORMATS = ("numpy", "torch")
+
+
+class SentenceEncoder(nn.Module):
+    """Backbone + pooling (+ L2 normalisation) → one vector per sentence."""
+
+    def __init__(
+        self,
+        backbone: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        pooling: str = "mean",
+        layer: int = -1,
+        normalize: bool = True,
+        max_length: int = 256,
+        name_or_path: str | None = None,
+        quantize: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.tokenizer = tokenizer
+        self.pooling = check_pooling(pooling, "SentenceEncoder")
+        self.layer = self._check_layer(layer)
+        self.normalize = bool(normalize)
+        self.max_length = check_positive_int(max_length, "max_length", "SentenceEncoder")
+        self.name_or_path = name_or_path
+        self.quantize = quantize
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike | None = None,
+        pooling: str = "mean",
+        layer: int = -1,
+        normalize: bool = True,
+        max_length: int = 256,
+        quantize: str | None = None,
+    ) -> SentenceEncoder:
+        """Load a backbone by hub name or local path; ``None`` is the packaged MiniLM."""
+        check_pooling(pooling, "SentenceEncoder.from_pretrained()")
+        backbone, tokenizer, resolved = load_backbone(name_or_path)
+        backbone = quantize_backbone(backbone, quantize)
+        return cls(backbone, tokenizer, pooling, layer, normalize, max_length, resolved, quantize)
+
+    @property
+    def num_layers(self) -> int:
+        """Number of transformer layers in the backbone."""
+        return int(self.backbone.config.num_hidden_layers)
+
+    @property
+    def dim(self) -> int:
+        """Size of one sentence vector."""
+        return int(self.backbone.config.hidden_size)
+
+    @property
+    def device(self) -> torch.device:
+        return self.backbone.get_input_embeddings().weight.device
+
+    def _check_layer(self, layer: int) -> int:
+        """Hidden states are numbered 0 (embeddings) … L (last layer); negatives count back."""
+        top = int(self.backbone.config.num_hidden_layers)
+        if isinstance(layer, bool) or not isinstance(layer, int) or not -(top + 1) <= layer <= top:
+            raise ValueError(
+                f"SentenceEncoder: layer {layer!r} is out of range for a {top}-layer backbone; "
+                f"expected an int from {-(top + 1)} to {top} "
+                f"(-1 is the last layer, 0 the embedding output)"
+            )
+        return layer
+
+    def with_pooling(self, pooling: str | None = None, layer: int | None = None) -> SentenceEncoder:
+        """A view with another pooling mode or layer that shares this backbone's weights."""
+        view = copy.copy(self)  # shallow: submodules (the backbone) are shared, not copied
+        view._modules = dict(self._modules)
+        if pooling is not None:
+            view.pooling = check_pooling(pooling, "SentenceEncoder.with_pooling()")
+        if layer is not None:
+            view.layer = self._check_layer(layer)
+        return view
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(batch, seq) token ids and mask → (batch, dim) pooled vectors, not normalised."""
+        pick_layer = self.layer != -1
+        outputs = self.backbone(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=pick_layer
+        )
+        tokens = outputs.hidden_states[self.layer] if pick_layer else outputs.last_hidden_state
+        return pool(tokens, attention_mask, self.pooling)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(batch, seq) token ids and mask → (batch, dim) sentence vectors."""
+        vectors = self.pooled(input_ids, attention_mask)
+        return F.normalize(vectors, dim=-1) if self.normalize else vectors
+
+    def tokenize(self, sentences: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Pad to the longest sentence in the batch and cut at ``max_length``."""
+        encoded = self.tokenizer(
+            list(sentences),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+    def encode(
+        self,
+        sentences: str | Sequence[str],
+        batch_size: int = 32,
+        normalize: bool | None = None,
+        convert_to: str = "numpy",
+        progress: bool = False,
+    ) -> np.ndarray | torch.Tensor:
+        """Sentences → float32 vectors of shape (n, dim); one string → (dim,).
+
+        Batches hold sentences of similar length (less padding), and the original order
+        is restored at the end. ``normalize=None`` uses the encoder's own setting.
+        """
+        single = isinstance(sentences, str)
+        items = check_sentences([sentences] if single else sentences, "encode()")
+        check_positive_int(batch_size, "batch_size", "encode()")
+        check_choice(convert_to, OUTPUT_FORMATS, "convert_to", "encode()")
+        unit_length = self.normalize if normalize is None else bool(normalize)
+
+        order = np.argsort([-len(text) for text in items], kind="stable")
+        vectors = torch.empty((len(items), self.dim), dtype=torch.float32)
+        was_training = self.training
+        self.eval()
+        with torch.inference_mode():
+            starts = range(0, len(items), batch_size)
+            for start in tqdm(starts, desc="encode", disable=not progress, unit="batch"):
+                chosen = order[start : start + batch_size]
+                batch = self.tokenize([items[i] for i in chosen])
+                batch = {name: tensor.to(self.device) for name, tensor in batch.items()}
+                pooled = self.pooled(**batch)  # (batch, dim)
+                if unit_length:
+                    pooled = F.normalize(pooled, dim=-1)
+                vectors[torch.from_numpy(chosen)] = pooled.float().cpu()
+        self.train(was_training)
+        result = vectors[0] if single else vectors
+        return result if convert_to == "torch" else result.numpy()
+
+    def extra_repr(self) -> str:
+        return (
+            f"pooling={self.pooling!r}, layer={self.layer}, normalize={self.normalize}, "
+            f"max_length={self.max_length}, dim={self.dim}, quantize={self.quantize!r}"
+        )

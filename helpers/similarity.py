@@ -1,0 +1,97 @@
+"""Cosine similarity, nearest neighbours and STS-style evaluation of an encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.metrics.pairwise import cosine_similarity
+
+from .validation import check_positive_int, check_sentences
+
+PAIR_COLUMNS = ("sentence1", "sentence2", "score")
+
+
+class Encodes(Protocol):
+    """Anything with ``encode(list[str]) -> (n, dim) array`` (SentenceEncoder, SBERT)."""
+
+    def encode(self, sentences: list[str], batch_size: int = ...) -> np.ndarray: ...
+
+
+def cosine_matrix(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """(n, dim) × (m, dim) → (n, m) cosine similarities; ``b=None`` compares ``a`` with itself."""
+    return cosine_similarity(np.atleast_2d(a), None if b is None else np.atleast_2d(b))
+
+
+def nearest_neighbours(
+    queries: np.ndarray, corpus: np.ndarray, k: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and scores of the ``k`` most similar corpus rows for each query, best first.
+
+    Returns two (n_queries, k) arrays; ``k`` is capped at the corpus size.
+    """
+    check_positive_int(k, "k", "nearest_neighbours()")
+    scores = cosine_matrix(queries, corpus)  # (n_queries, n_corpus)
+    k = min(k, scores.shape[1])
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(scores, order, axis=1)
+
+
+def neighbours_frame(
+    encoder: Encodes, queries: Sequence[str], corpus: Sequence[str], k: int = 3
+) -> pd.DataFrame:
+    """A readable table of the ``k`` nearest corpus sentences for each query."""
+    queries = check_sentences(queries, "neighbours_frame() queries")
+    corpus = check_sentences(corpus, "neighbours_frame() corpus")
+    if not corpus:
+        raise ValueError("neighbours_frame(): the corpus is empty; give at least one sentence")
+    index, score = nearest_neighbours(encoder.encode(queries), encoder.encode(corpus), k)
+    rows = [
+        {"query": query, "rank": rank + 1, "neighbour": corpus[index[q, rank]],
+         "cosine": round(float(score[q, rank]), 3)}
+        for q, query in enumerate(queries)
+        for rank in range(index.shape[1])
+    ]
+    return pd.DataFrame(rows)
+
+
+def check_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Raise naming the missing columns or an empty table; return ``pairs``."""
+    missing = [column for column in PAIR_COLUMNS if column not in pairs.columns]
+    if missing:
+        raise ValueError(f"sentence pairs: missing column(s) {missing}; expected {PAIR_COLUMNS}")
+    if pairs.empty:
+        raise ValueError("sentence pairs: the table is empty")
+    return pairs
+
+
+def pair_cosines(encoder: Encodes, pairs: pd.DataFrame, batch_size: int = 64) -> np.ndarray:
+    """Cosine similarity of each (sentence1, sentence2) row."""
+    check_pairs(pairs)
+    first = encoder.encode(list(pairs["sentence1"]), batch_size=batch_size)
+    second = encoder.encode(list(pairs["sentence2"]), batch_size=batch_size)
+    first = first / np.linalg.norm(first, axis=1, keepdims=True)
+    second = second / np.linalg.norm(second, axis=1, keepdims=True)
+    return (first * second).sum(axis=1)
+
+
+def sts_spearman(encoder: Encodes, pairs: pd.DataFrame, batch_size: int = 64) -> float:
+    """Spearman rank correlation (×100) between cosine similarity and the gold scores."""
+    cosines = pair_cosines(encoder, pairs, batch_size)
+    return float(spearmanr(cosines, pairs["score"]).statistic * 100)
+
+
+def pooling_grid(
+    encoder, pairs: pd.DataFrame, modes: Iterable[str], layers: Iterable[int]
+) -> pd.DataFrame:
+    """STS Spearman for every (pooling mode, layer) choice, sharing one backbone."""
+    rows = [
+        {"pooling": mode, "layer": layer,
+         "spearman": sts_spearman(encoder.with_pooling(mode, layer), pairs)}
+        for mode in modes
+        for layer in layers
+    ]
+    return pd.DataFrame(rows)

@@ -1,0 +1,87 @@
+"""ipywidgets apps. Each handler is a plain function, so tests call it without a browser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import display
+
+from .plots import similarity_heatmap
+from .similarity import cosine_matrix, nearest_neighbours
+from .validation import check_sentences
+
+EXAMPLE_SENTENCES = (
+    "The striker scored twice in the second half.",
+    "Our team won the match with a late goal.",
+    "The new phone has a brilliant camera.",
+    "My laptop battery dies within two hours.",
+    "Interest rates rose again this month.",
+    "The bank raised its mortgage rates.",
+)
+
+
+@dataclass
+class Exploration:
+    """What the similarity explorer shows: the matrix and the query's neighbours."""
+
+    sentences: list[str]
+    matrix: np.ndarray
+    neighbours: pd.DataFrame
+
+
+def explore_similarity(encoder, text: str, query: str, k: int = 3) -> Exploration:
+    """One sentence per non-empty line of ``text``; rank them against ``query``."""
+    sentences = [line.strip() for line in text.splitlines() if line.strip()]
+    if not sentences:
+        raise ValueError("similarity explorer: type at least one sentence, one per line")
+    check_sentences(sentences, "similarity explorer sentences")
+    if not isinstance(query, str) or not query.strip():
+        raise ValueError("similarity explorer: the query is empty; type a sentence to search for")
+    vectors = encoder.encode(sentences)
+    index, score = nearest_neighbours(encoder.encode([query.strip()]), vectors, k)
+    neighbours = pd.DataFrame(
+        {"rank": range(1, index.shape[1] + 1),
+         "sentence": [sentences[i] for i in index[0]],
+         "cosine": np.round(score[0], 3)}
+    )
+    return Exploration(sentences, cosine_matrix(vectors), neighbours)
+
+
+def similarity_explorer(encoder, sentences=EXAMPLE_SENTENCES, query: str = "Who won the game?"):
+    """Text area of sentences + a query box → heatmap and nearest neighbours."""
+    text_box = widgets.Textarea(
+        value="\n".join(sentences), description="Sentences",
+        layout=widgets.Layout(width="95%", height="140px"),
+    )
+    query_box = widgets.Text(
+        value=query, description="Query", continuous_update=False,
+        layout=widgets.Layout(width="95%"),
+    )
+    k_slider = widgets.IntSlider(value=3, min=1, max=10, description="Top k")
+    button = widgets.Button(description="Compare", button_style="primary")
+    output = widgets.Output()
+
+    def refresh(_=None) -> None:
+        output.clear_output(wait=True)
+        with output:
+            try:
+                result = explore_similarity(
+                    encoder, text_box.value, query_box.value, k_slider.value
+                )
+            except (TypeError, ValueError) as error:
+                print(f"⚠ {error}")
+                return
+            print(f"Nearest to: {query_box.value.strip()!r}")
+            display(result.neighbours)
+            figure = similarity_heatmap(result.matrix, result.sentences)
+            display(figure)
+            plt.close(figure)
+
+    button.on_click(refresh)
+    query_box.observe(refresh, names="value")  # fires on Enter or leaving the box
+    refresh()
+    return widgets.VBox([text_box, query_box, k_slider, button, output])

@@ -1,0 +1,48 @@
+"""Shared fixtures: a tiny random BERT saved to disk (fast) and the real packaged model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from transformers import AutoTokenizer, BertConfig, BertModel  # noqa: E402
+
+from helpers import SentenceEncoder, default_model_path, seed_everything  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data"
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    seed_everything(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-wide BERT with random weights and the packaged tokenizer, on disk."""
+    seed_everything(0)
+    directory = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_model_dir: Path) -> SentenceEncoder:
+    return SentenceEncoder.from_pretrained(tiny_model_dir, max_length=64)
+
+
+@pytest.fixture(scope="session")
+def real_encoder() -> SentenceEncoder:
+    return SentenceEncoder.from_pretrained()
