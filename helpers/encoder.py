@@ -135,8 +135,8 @@ class SentenceEncoder(nn.Module):
     ) -> np.ndarray | torch.Tensor:
         """Sentences → float32 vectors of shape (n, dim); one string → (dim,).
 
-        Batches hold sentences of similar length (less padding), and the original order
-        is restored at the end. ``normalize=None`` uses the encoder's own setting.
+        Batches hold sentences of similar token count (less padding), and the original
+        order is restored at the end. ``normalize=None`` uses the encoder's own setting.
         """
         single = isinstance(sentences, str)
         items = check_sentences([sentences] if single else sentences, "encode()")
@@ -144,7 +144,9 @@ class SentenceEncoder(nn.Module):
         check_choice(convert_to, OUTPUT_FORMATS, "convert_to", "encode()")
         unit_length = self.normalize if normalize is None else bool(normalize)
 
-        order = np.argsort([-len(text) for text in items], kind="stable")
+        # Tokenize once, then batch by token count: similar lengths mean little padding.
+        encoded = self.tokenizer(items, truncation=True, max_length=self.max_length)["input_ids"]
+        order = np.argsort([-len(ids) for ids in encoded], kind="stable")
         vectors = torch.empty((len(items), self.dim), dtype=torch.float32)
         was_training = self.training
         self.eval()
@@ -152,9 +154,12 @@ class SentenceEncoder(nn.Module):
             starts = range(0, len(items), batch_size)
             for start in tqdm(starts, desc="encode", disable=not progress, unit="batch"):
                 chosen = order[start : start + batch_size]
-                batch = self.tokenize([items[i] for i in chosen])
-                batch = {name: tensor.to(self.device) for name, tensor in batch.items()}
-                pooled = self.pooled(**batch)  # (batch, dim)
+                batch = self.tokenizer.pad(
+                    {"input_ids": [encoded[i] for i in chosen]}, return_tensors="pt"
+                )
+                pooled = self.pooled(  # (batch, dim)
+                    batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
+                )
                 if unit_length:
                     pooled = F.normalize(pooled, dim=-1)
                 vectors[torch.from_numpy(chosen)] = pooled.float().cpu()

@@ -4,7 +4,10 @@ The int8 path quantizes the weights of every ``nn.Linear`` per output channel (o
 scale per row), which keeps similarity quality much closer to fp32 than one scale per
 tensor; activations are quantized on the fly. We select the ``fbgemm`` kernels where PyTorch
 has them: on the AVX-512 CPUs we measured they ran per-channel int8 about 1.4x faster
-than the default ``x86`` engine. See ``benchmarks/encode_throughput.py``.
+than the default ``x86`` engine. Dynamic int8 runs on the CPU only, where PyTorch's
+flash-attention kernel was slower than plain ("eager") attention for our short
+sentences (int8 encoder: 718 vs 941 sentences/s on 2 cores, batch 32), so the int8 path
+switches attention to eager. See ``benchmarks/encode_throughput.py``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def quantize_backbone(backbone: nn.Module, mode: str | None) -> nn.Module:
     if "fbgemm" in torch.backends.quantized.supported_engines:
         torch.backends.quantized.engine = "fbgemm"
 
+    backbone.set_attn_implementation("eager")
     with warnings.catch_warnings():  # torch.ao prints a deprecation notice on every call
         warnings.simplefilter("ignore")
         return quantize_dynamic(backbone, {nn.Linear: per_channel_dynamic_qconfig})

@@ -1,0 +1,80 @@
+"""Encoding throughput: SentenceEncoder vs sentence-transformers, fp32 vs int8 vs bf16.
+
+Run by hand (``make bench`` or ``python benchmarks/encode_throughput.py``). Encodes every
+sentence of data/sentences.csv (1,050 sentences, 4-38 words) with the packaged
+all-MiniLM-L6-v2 at the same batch size, takes the best of ``--repeats`` timed runs after
+one warm-up, and reports sentences/second, ratios, and the STS Spearman on
+data/sts_pairs.csv for each variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from sentence_transformers import SentenceTransformer  # noqa: E402
+
+from helpers import SentenceEncoder, default_model_path, seed_everything  # noqa: E402
+from helpers.similarity import sts_spearman  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def best_rate(encode: Callable[[list[str]], object], sentences: list[str], repeats: int) -> float:
+    """Sentences per second of the fastest of ``repeats`` runs, after one warm-up run."""
+    encode(sentences[:64])
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        encode(sentences)
+        times.append(time.perf_counter() - start)
+    return len(sentences) / min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    seed_everything(0, threads=args.threads)
+
+    sentences = list(pd.read_csv(DATA / "sentences.csv")["text"])
+    pairs = pd.read_csv(DATA / "sts_pairs.csv")
+    words = [len(text.split()) for text in sentences]
+    print(f"{len(sentences)} sentences, {min(words)}-{max(words)} words, "
+          f"batch size {args.batch_size}, {torch.get_num_threads()} threads")
+
+    reference = SentenceTransformer(str(default_model_path()), device="cpu")
+    rates = {"sentence-transformers": best_rate(
+        lambda s: reference.encode(s, batch_size=args.batch_size, normalize_embeddings=True),
+        sentences, args.repeats)}
+    spearman = {"sentence-transformers": sts_spearman(reference, pairs)}
+    for mode in (None, "int8", "bf16"):
+        encoder = SentenceEncoder.from_pretrained(quantize=mode)
+        name = f"SentenceEncoder {mode or 'fp32'}"
+        rates[name] = best_rate(
+            lambda s, e=encoder: e.encode(s, batch_size=args.batch_size), sentences, args.repeats
+        )
+        spearman[name] = sts_spearman(encoder, pairs)
+
+    fp32 = rates["SentenceEncoder fp32"]
+    table = pd.DataFrame({
+        "sentences/s": pd.Series(rates).round(1),
+        "x sentence-transformers": (pd.Series(rates) / rates["sentence-transformers"]).round(2),
+        "x fp32": (pd.Series(rates) / fp32).round(2),
+        "STS Spearman": pd.Series(spearman).round(2),
+        "Spearman drop vs fp32": (spearman["SentenceEncoder fp32"] - pd.Series(spearman)).round(2),
+    })
+    print(table.to_string())
+
+
+if __name__ == "__main__":
+    main()
