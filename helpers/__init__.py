@@ -8,8 +8,18 @@ from .runtime import quiet_libraries, seed_everything
 
 quiet_libraries()
 
+from . import data, plots, similarity, widgets  # noqa: E402
 from .encoder import SentenceEncoder  # noqa: E402
 from .loading import default_model_path  # noqa: E402
 from .pooling import POOLING_MODES  # noqa: E402
 
-__all__ = ["POOLING_MODES", "SentenceEncoder", "default_model_path", "seed_everything"]
+__all__ = [
+    "POOLING_MODES",
+    "SentenceEncoder",
+    "data",
+    "default_model_path",
+    "plots",
+    "seed_everything",
+    "similarity",
+    "widgets",
+]

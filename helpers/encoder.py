@@ -143,6 +143,9 @@ class SentenceEncoder(nn.Module):
         check_positive_int(batch_size, "batch_size", "encode()")
         check_choice(convert_to, OUTPUT_FORMATS, "convert_to", "encode()")
         unit_length = self.normalize if normalize is None else bool(normalize)
+        if not items:
+            empty = torch.empty((0, self.dim), dtype=torch.float32)
+            return empty if convert_to == "torch" else empty.numpy()
 
         # Tokenize once, then batch by token count: similar lengths mean little padding.
         encoded = self.tokenizer(items, truncation=True, max_length=self.max_length)["input_ids"]

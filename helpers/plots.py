@@ -1,4 +1,8 @@
-"""Every matplotlib figure the notebooks show. Each function returns its ``Figure``."""
+"""Every matplotlib figure the notebooks show. Each function returns its ``Figure``.
+
+Each figure is closed in pyplot before it is returned, so Jupyter shows it exactly once
+(as the cell's value) and figures do not pile up in pyplot's global list.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,13 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
 
+def _new_figure(figsize: tuple[float, float]):
+    """A figure and axes that pyplot no longer tracks (see the module docstring)."""
+    fig, ax = plt.subplots(figsize=figsize)
+    plt.close(fig)
+    return fig, ax
+
+
 def _short(text: str, width: int = 40) -> str:
     return textwrap.shorten(text, width=width, placeholder="…")
 
@@ -21,7 +32,7 @@ def similarity_heatmap(
 ) -> Figure:
     """Square heatmap of a similarity matrix with each cell's value written in it."""
     size = max(4.0, 0.6 * len(labels) + 2.5)
-    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    fig, ax = _new_figure((size + 1.5, size))
     image = ax.imshow(matrix, cmap="viridis", vmin=min(0.0, float(matrix.min())), vmax=1.0)
     short = [_short(label) for label in labels]
     ax.set_xticks(range(len(labels)), short, rotation=45, ha="right")
@@ -46,7 +57,7 @@ def projection_2d(
     if len(vectors) < 2:
         raise ValueError("projection_2d(): need at least two vectors to project")
     points = PCA(n_components=2, random_state=0).fit_transform(vectors)
-    fig, ax = plt.subplots(figsize=(7, 5.5))
+    fig, ax = _new_figure((7, 5.5))
     for label in sorted(set(labels)):
         chosen = np.array([item == label for item in labels])
         ax.scatter(points[chosen, 0], points[chosen, 1], label=label, s=40, alpha=0.8)
@@ -62,10 +73,12 @@ def projection_2d(
     return fig
 
 
-def pooling_grid_bars(grid: pd.DataFrame, title: str = "STS Spearman by pooling and layer") -> Figure:
+def pooling_grid_bars(
+    grid: pd.DataFrame, title: str = "STS Spearman by pooling and layer"
+) -> Figure:
     """Grouped bars: one group per layer, one bar per pooling mode."""
     table = grid.pivot(index="layer", columns="pooling", values="spearman").sort_index()
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = _new_figure((8, 4))
     table.plot.bar(ax=ax, rot=0, width=0.8)
     ax.set_ylabel("Spearman × 100")
     ax.set_xlabel("hidden layer pooled (0 = embeddings)")

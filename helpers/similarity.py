@@ -10,9 +10,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics.pairwise import cosine_similarity
 
+from .data import check_pairs
 from .validation import check_positive_int, check_sentences
-
-PAIR_COLUMNS = ("sentence1", "sentence2", "score")
 
 
 class Encodes(Protocol):
@@ -58,16 +57,6 @@ def neighbours_frame(
     return pd.DataFrame(rows)
 
 
-def check_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Raise naming the missing columns or an empty table; return ``pairs``."""
-    missing = [column for column in PAIR_COLUMNS if column not in pairs.columns]
-    if missing:
-        raise ValueError(f"sentence pairs: missing column(s) {missing}; expected {PAIR_COLUMNS}")
-    if pairs.empty:
-        raise ValueError("sentence pairs: the table is empty")
-    return pairs
-
-
 def pair_cosines(encoder: Encodes, pairs: pd.DataFrame, batch_size: int = 64) -> np.ndarray:
     """Cosine similarity of each (sentence1, sentence2) row."""
     check_pairs(pairs)
@@ -79,8 +68,14 @@ def pair_cosines(encoder: Encodes, pairs: pd.DataFrame, batch_size: int = 64) ->
 
 
 def sts_spearman(encoder: Encodes, pairs: pd.DataFrame, batch_size: int = 64) -> float:
-    """Spearman rank correlation (×100) between cosine similarity and the gold scores."""
+    """Spearman rank correlation (×100) between cosine similarity and the gold scores.
+
+    NaN when every pair gets the same cosine (e.g. [CLS] of the embedding layer, which is
+    one fixed vector): a ranking that ranks nothing has no correlation.
+    """
     cosines = pair_cosines(encoder, pairs, batch_size)
+    if np.ptp(cosines) < 1e-6:
+        return float("nan")
     return float(spearmanr(cosines, pairs["score"]).statistic * 100)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
@@ -77,9 +76,7 @@ def similarity_explorer(encoder, sentences=EXAMPLE_SENTENCES, query: str = "Who 
                 return
             print(f"Nearest to: {query_box.value.strip()!r}")
             display(result.neighbours)
-            figure = similarity_heatmap(result.matrix, result.sentences)
-            display(figure)
-            plt.close(figure)
+            display(similarity_heatmap(result.matrix, result.sentences))
 
     button.on_click(refresh)
     query_box.observe(refresh, names="value")  # fires on Enter or leaving the box

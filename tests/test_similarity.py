@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.similarity import check_pairs, cosine_matrix, nearest_neighbours, neighbours_frame
+from helpers.data import check_pairs
+from helpers.similarity import cosine_matrix, nearest_neighbours, neighbours_frame
 
 
 def test_cosine_matrix_and_neighbours():

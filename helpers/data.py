@@ -1,0 +1,233 @@
+"""The project's data: task specs, loading and validating labelled sentences, batching.
+
+Multi-task data often arrives as separate data sets, one per task, so a row may carry
+a label for some tasks only: an empty cell means "no label for this task" and is stored
+as ``None``, then as label id ``-1`` (ignored by the loss).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from datasets import Dataset, DatasetDict
+
+from .validation import check_positive_int
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+SENTENCES_CSV = DATA_DIR / "sentences.csv"
+PAIR_COLUMNS = ("sentence1", "sentence2", "score")
+MISSING_LABEL = -1
+SPLIT_ORDER = ("train", "validation", "test")
+READERS = {".csv": pd.read_csv, ".jsonl": lambda p: pd.read_json(p, lines=True),
+           ".json": pd.read_json, ".parquet": pd.read_parquet}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One classification task: its name and its ordered label list."""
+
+    name: str
+    labels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"TaskSpec: name must be a non-empty string, got {self.name!r}")
+        labels = tuple(self.labels)
+        if len(labels) < 2 or len(set(labels)) != len(labels):
+            raise ValueError(f"TaskSpec {self.name!r}: needs two or more distinct labels, "
+                             f"got {list(labels)}")
+        if not all(isinstance(label, str) and label for label in labels):
+            raise ValueError(f"TaskSpec {self.name!r}: labels must be non-empty strings")
+        object.__setattr__(self, "labels", labels)
+
+    def label_id(self, label: str | None) -> int:
+        """Index of ``label``; ``None`` (no label) is ``MISSING_LABEL``."""
+        if label is None:
+            return MISSING_LABEL
+        if label not in self.labels:
+            raise ValueError(f"task {self.name!r}: unknown label {label!r}; "
+                             f"expected one of {list(self.labels)}")
+        return self.labels.index(label)
+
+
+SENTENCE_TASKS = (
+    TaskSpec("topic", ("finance", "food", "sports", "technology", "travel")),
+    TaskSpec("sentiment", ("negative", "neutral", "positive")),
+)
+
+
+def check_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Raise naming the missing columns or an empty table; return ``pairs``."""
+    missing = [column for column in PAIR_COLUMNS if column not in pairs.columns]
+    if missing:
+        raise ValueError(f"sentence pairs: missing column(s) {missing}; expected {PAIR_COLUMNS}")
+    if pairs.empty:
+        raise ValueError("sentence pairs: the table is empty")
+    return pairs
+
+
+def load_sts_pairs(path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Scored sentence pairs (``sentence1, sentence2, score`` 0–5); default: ours."""
+    path = Path(path) if path is not None else DATA_DIR / "sts_pairs.csv"
+    if not path.is_file():
+        raise ValueError(f"load_sts_pairs(): no file at {str(path)!r}")
+    return check_pairs(pd.read_csv(path))
+
+
+def read_sentences_frame(path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """A local CSV/JSONL/JSON/Parquet table as pandas; default: data/sentences.csv."""
+    path = Path(path) if path is not None else SENTENCES_CSV
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ValueError(f"unsupported file type {path.suffix!r} for {str(path)!r}; "
+                         f"expected one of {sorted(READERS)}")
+    if not path.is_file():
+        raise ValueError(f"no data file at {str(path)!r}")
+    return reader(path)
+
+
+def _hub_frames(name: str) -> dict[str, pd.DataFrame]:
+    """Every split of a Hugging Face data set (needs a network or a local cache)."""
+    from datasets import load_dataset
+
+    try:
+        loaded = load_dataset(name)
+    except Exception as error:  # datasets raises many types for "not found / offline"
+        raise ValueError(f"could not load data set {name!r}: it is not a local file, and "
+                         f"loading it from the Hugging Face hub failed (hub names need a "
+                         f"network connection). Cause: {error}") from error
+    return {split: part.to_pandas() for split, part in loaded.items()}
+
+
+def _check_frame(frame: pd.DataFrame, split: str, text_column: str,
+                 task_columns: Mapping[str, str]) -> None:
+    """Raise naming the first missing column, empty text or unlabelled row."""
+    for role, column in [("text", text_column), *task_columns.items()]:
+        if column not in frame.columns:
+            raise ValueError(f"load_sentences(): {role} column {column!r} not found in split "
+                             f"{split!r}; columns are {list(frame.columns)}")
+    for row, text in zip(frame.index, frame[text_column], strict=True):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"load_sentences(): row {row} of split {split!r} has an empty or "
+                             f"non-string text: {text!r}")
+    unlabelled = frame[list(task_columns.values())].isna().all(axis=1)
+    if unlabelled.any():
+        raise ValueError(f"load_sentences(): row {unlabelled.idxmax()} of split {split!r} has "
+                         f"no label for any task {list(task_columns)}")
+
+
+def load_sentences(
+    path_or_name: str | os.PathLike | None = None,
+    text_column: str = "text",
+    task_columns: Mapping[str, str] | Sequence[str] | None = None,
+    tasks: Sequence[TaskSpec] | None = None,
+    split_column: str = "split",
+) -> DatasetDict:
+    """Labelled sentences as a ``DatasetDict`` by split, validated.
+
+    ``path_or_name``: ``None`` (our data/sentences.csv), a local CSV/JSONL/JSON/Parquet file
+    (split by its ``split_column``, else everything is ``train``) or a hub data set name.
+    ``task_columns`` maps task name → column (a list means same-named columns; default:
+    the names of ``tasks``, else topic and sentiment). With ``tasks``, every label must be
+    in its task's label list. Output columns: ``text`` and one per task (``None`` = no label).
+    """
+    task_names = [task.name for task in tasks] if tasks else [t.name for t in SENTENCE_TASKS]
+    if task_columns is None:
+        task_columns = {name: name for name in task_names}
+    elif not isinstance(task_columns, Mapping):
+        task_columns = {name: name for name in task_columns}
+    if not task_columns:
+        raise ValueError("load_sentences(): task_columns is empty; name at least one task")
+    if tasks is None and path_or_name is None:
+        tasks = SENTENCE_TASKS
+
+    location = Path(path_or_name) if path_or_name is not None else SENTENCES_CSV
+    if path_or_name is None or location.suffix.lower() in READERS or location.exists():
+        frame = read_sentences_frame(location)
+        if split_column in frame.columns:
+            known = {name: rank for rank, name in enumerate(SPLIT_ORDER)}
+            groups = frame.groupby(split_column, sort=False)
+            frames = {str(split): part for split, part in
+                      sorted(groups, key=lambda item: known.get(str(item[0]), len(known)))}
+        else:
+            frames = {"train": frame}
+    else:
+        frames = _hub_frames(os.fspath(path_or_name))
+    if not frames or all(part.empty for part in frames.values()):
+        raise ValueError(f"load_sentences(): the data set {str(location)!r} has no rows")
+
+    specs = {task.name: task for task in tasks or ()}
+    splits = {}
+    for split, frame in frames.items():
+        _check_frame(frame, split, text_column, task_columns)
+        columns = {"text": [text.strip() for text in frame[text_column]]}
+        for task, column in task_columns.items():
+            values = [None if pd.isna(value) else str(value) for value in frame[column]]
+            if task in specs:
+                for row, value in zip(frame.index, values, strict=True):
+                    if value is not None and value not in specs[task].labels:
+                        raise ValueError(
+                            f"load_sentences(): row {row} of split {split!r}: {task} label "
+                            f"{value!r} is not one of {list(specs[task].labels)}")
+            columns[task] = values
+        splits[split] = Dataset.from_dict(columns)
+    return DatasetDict(splits)
+
+
+def infer_tasks(data: DatasetDict, task_names: Sequence[str]) -> tuple[TaskSpec, ...]:
+    """Task specs whose labels are the sorted label values seen in any split."""
+    specs = []
+    for name in task_names:
+        seen = {value for split in data.values() for value in split[name] if value is not None}
+        specs.append(TaskSpec(name, tuple(sorted(seen))))
+    return tuple(specs)
+
+
+def get_split(data: DatasetDict, split: str) -> Dataset:
+    """One split, or an error listing the splits that exist."""
+    if split not in data:
+        raise ValueError(f"split {split!r} does not exist; available splits: {list(data)}")
+    if len(data[split]) == 0:
+        raise ValueError(f"split {split!r} is empty")
+    return data[split]
+
+
+def label_ids(dataset: Dataset, tasks: Sequence[TaskSpec]) -> dict[str, np.ndarray]:
+    """Per task, an int64 array of label ids (``MISSING_LABEL`` where unlabelled)."""
+    ids = {}
+    for task in tasks:
+        if task.name not in dataset.column_names:
+            raise ValueError(f"no column for task {task.name!r}; columns are "
+                             f"{dataset.column_names}")
+        ids[task.name] = np.array([task.label_id(v) for v in dataset[task.name]], dtype=np.int64)
+    return ids
+
+
+def batches(
+    dataset: Dataset,
+    tasks: Sequence[TaskSpec],
+    tokenize,
+    batch_size: int = 32,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> Iterator[dict[str, object]]:
+    """Tokenized mini-batches: ``input_ids``, ``attention_mask`` and ``labels`` {task: ids}.
+
+    ``tokenize`` is the encoder's ``tokenize`` (pads each batch to its own longest row).
+    """
+    check_positive_int(batch_size, "batch_size", "batches()")
+    ids = label_ids(dataset, tasks)
+    texts = dataset["text"]
+    order = np.random.default_rng(seed).permutation(len(texts)) if shuffle else np.arange(
+        len(texts))
+    for start in range(0, len(order), batch_size):
+        chosen = order[start:start + batch_size]
+        batch: dict[str, object] = dict(tokenize([texts[i] for i in chosen]))
+        batch["labels"] = {name: torch.from_numpy(values[chosen]) for name, values in ids.items()}
+        yield batch
