@@ -92,6 +92,14 @@ def read_sentences_frame(path: str | os.PathLike | None = None) -> pd.DataFrame:
     return reader(path)
 
 
+def _is_local(path_or_name: str | os.PathLike | None) -> bool:
+    """A path (exists, has a file suffix, or starts like one) rather than a hub name."""
+    if path_or_name is None or isinstance(path_or_name, os.PathLike):
+        return True
+    text = str(path_or_name)
+    return Path(text).exists() or bool(Path(text).suffix) or text.startswith(("/", ".", "~"))
+
+
 def _hub_frames(name: str) -> dict[str, pd.DataFrame]:
     """Every split of a Hugging Face data set (needs a network or a local cache)."""
     from datasets import load_dataset
@@ -148,7 +156,7 @@ def load_sentences(
         tasks = SENTENCE_TASKS
 
     location = Path(path_or_name) if path_or_name is not None else SENTENCES_CSV
-    if path_or_name is None or location.suffix.lower() in READERS or location.exists():
+    if _is_local(path_or_name):
         frame = read_sentences_frame(location)
         if split_column in frame.columns:
             known = {name: rank for rank, name in enumerate(SPLIT_ORDER)}

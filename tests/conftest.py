@@ -46,3 +46,13 @@ def tiny_encoder(tiny_model_dir: Path) -> SentenceEncoder:
 @pytest.fixture(scope="session")
 def real_encoder() -> SentenceEncoder:
     return SentenceEncoder.from_pretrained()
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    """24 train / 12 validation rows of the shipped data: enough to move weights quickly."""
+    from helpers.data import load_sentences
+
+    data = load_sentences()
+    return type(data)({"train": data["train"].select(range(24)),
+                       "validation": data["validation"].select(range(12))})

@@ -1,0 +1,104 @@
+"""Loading labelled sentences: formats, partial labels and every bad-input message."""
+
+import pandas as pd
+import pytest
+
+from helpers.data import (
+    MISSING_LABEL,
+    SENTENCE_TASKS,
+    TaskSpec,
+    batches,
+    get_split,
+    infer_tasks,
+    label_ids,
+    load_sentences,
+)
+
+TOPIC, SENTIMENT = SENTENCE_TASKS
+
+
+def write(tmp_path, rows, name="data.csv"):
+    frame = pd.DataFrame(rows)
+    path = tmp_path / name
+    {".csv": lambda: frame.to_csv(path, index=False),
+     ".jsonl": lambda: frame.to_json(path, orient="records", lines=True),
+     ".parquet": lambda: frame.to_parquet(path)}[path.suffix]()
+    return path
+
+
+ROWS = [
+    {"text": "The match went to penalties.", "topic": "sports", "sentiment": "neutral",
+     "split": "train"},
+    {"text": "Great pasta tonight.", "topic": "food", "sentiment": None, "split": "train"},
+    {"text": "Rates went up.", "topic": None, "sentiment": "negative", "split": "test"},
+]
+
+
+def test_shipped_data_loads_by_split():
+    data = load_sentences()
+    assert list(data) == ["train", "validation", "test"]
+    assert data["train"].column_names == ["text", "topic", "sentiment"]
+    assert sum(len(part) for part in data.values()) >= 1000
+
+
+@pytest.mark.parametrize("name", ["data.csv", "data.jsonl", "data.parquet"])
+def test_local_formats_and_partial_labels(tmp_path, name):
+    data = load_sentences(write(tmp_path, ROWS, name), tasks=SENTENCE_TASKS)
+    assert list(data) == ["train", "test"]
+    assert data["train"]["sentiment"] == ["neutral", None]
+    ids = label_ids(data["train"], SENTENCE_TASKS)
+    assert ids["sentiment"].tolist() == [SENTIMENT.labels.index("neutral"), MISSING_LABEL]
+
+
+def test_no_split_column_means_train_and_custom_columns(tmp_path):
+    rows = [{"sentence": "Good phone.", "label": "technology"},
+            {"sentence": "Lovely beach.", "label": "travel"}]
+    data = load_sentences(write(tmp_path, rows), text_column="sentence",
+                          task_columns={"topic": "label"})
+    assert list(data) == ["train"]
+    assert infer_tasks(data, ["topic"]) == (TaskSpec("topic", ("technology", "travel")),)
+
+
+@pytest.mark.parametrize(("rows", "kwargs", "message"), [
+    ([{"body": "x y z", "topic": "food", "sentiment": "neutral"}], {},
+     "text column 'text' not found"),
+    ([{"text": "x y z", "topic": "food"}], {}, "sentiment column 'sentiment' not found"),
+    ([{"text": "  ", "topic": "food", "sentiment": "neutral"}], {},
+     "row 0 of split 'train' has an empty or non-string text"),
+    ([{"text": 12345, "topic": "food", "sentiment": "neutral"}], {},
+     "empty or non-string text: 12345"),
+    ([{"text": "ok then", "topic": "food", "sentiment": "happy"}], {"tasks": SENTENCE_TASKS},
+     r"row 0 of split 'train': sentiment label 'happy' is not one of \['negative'"),
+    ([{"text": "ok then", "topic": None, "sentiment": None}], {}, "has no label for any task"),
+])
+def test_bad_data_is_named(tmp_path, rows, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_sentences(write(tmp_path, rows), **kwargs)
+
+
+def test_empty_file_and_missing_file_and_split(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("text,topic,sentiment\n")
+    with pytest.raises(ValueError, match="has no rows"):
+        load_sentences(empty)
+    with pytest.raises(ValueError, match="no data file at"):
+        load_sentences(tmp_path / "missing.csv")
+    with pytest.raises(ValueError, match="unsupported file type '.txt'"):
+        load_sentences(tmp_path / "notes.txt")
+    with pytest.raises(ValueError, match=r"split 'dev' does not exist; available splits: \["):
+        get_split(load_sentences(), "dev")
+
+
+def test_unknown_label_and_bad_task_spec():
+    with pytest.raises(ValueError, match="unknown label 'happy'"):
+        SENTIMENT.label_id("happy")
+    with pytest.raises(ValueError, match="two or more distinct labels"):
+        TaskSpec("x", ("a", "a"))
+
+
+def test_batches_carry_tokens_and_label_ids(tiny_encoder):
+    data = load_sentences()
+    first = next(batches(data["train"], SENTENCE_TASKS, tiny_encoder.tokenize, batch_size=4))
+    assert first["input_ids"].shape[0] == 4
+    assert set(first["labels"]) == {"topic", "sentiment"}
+    assert (first["labels"]["topic"] >= 0).all()

@@ -1,0 +1,128 @@
+"""The training loop: determinism, missing labels, sampling, weighting, caching, checkpoints."""
+
+import numpy as np
+import pytest
+import torch
+from datasets import DatasetDict
+
+from helpers import SentenceEncoder
+from helpers.data import MISSING_LABEL, SENTENCE_TASKS
+from helpers.freezing import freeze
+from helpers.multitask import MultiTaskModel
+from helpers.runtime import seed_everything
+from helpers.training import TrainConfig, source_schedule, train
+from helpers.weighting import UncertaintyWeighting, task_losses
+
+FAST = dict(batch_size=8, progress=False)
+
+
+def fresh_model(tiny_model_dir):
+    seed_everything(0)
+    return MultiTaskModel(SentenceEncoder.from_pretrained(tiny_model_dir), SENTENCE_TASKS)
+
+
+def test_same_seed_same_history(tiny_model_dir, small_data):
+    config = TrainConfig(epochs=2, layer_decay=0.8, **FAST)
+    first = train(fresh_model(tiny_model_dir), small_data, config)
+    second = train(fresh_model(tiny_model_dir), small_data, config)
+    assert first.steps == second.steps and first.epochs == second.epochs
+    assert len(first.steps) == 2 * 3  # 24 rows / batch 8, two epochs
+    assert {"val_topic_accuracy", "val_sentiment_macro_f1", "grad_conflict"} <= set(
+        first.epochs[0])
+    assert -1 <= first.epochs[0]["grad_conflict"] <= 1
+
+
+def test_loss_ignores_missing_labels():
+    logits = {"topic": torch.randn(4, 5), "sentiment": torch.randn(4, 3)}
+    labels = {"topic": torch.tensor([1, MISSING_LABEL, 3, MISSING_LABEL]),
+              "sentiment": torch.full((4,), MISSING_LABEL)}
+    losses = task_losses(logits, labels)
+    assert set(losses) == {"topic"}  # no labelled row: no loss, rather than NaN
+    expected = torch.nn.functional.cross_entropy(logits["topic"][[0, 2]], torch.tensor([1, 3]))
+    assert torch.allclose(losses["topic"], expected)
+    changed = {"topic": logits["topic"].clone(), "sentiment": logits["sentiment"]}
+    changed["topic"][1] += 100  # an unlabelled row cannot move the loss
+    assert torch.allclose(task_losses(changed, labels)["topic"], expected)
+
+
+def test_partly_labelled_rows_train(tiny_model_dir, small_data):
+    train_part = small_data["train"].map(
+        lambda row, i: {"sentiment": None if i % 2 else row["sentiment"]}, with_indices=True)
+    data = DatasetDict({"train": train_part, "validation": small_data["validation"]})
+    history = train(fresh_model(tiny_model_dir), data, TrainConfig(epochs=1, **FAST))
+    assert np.isfinite(history.steps[-1]["loss"])
+
+
+def test_one_data_set_per_task_with_sampling(tiny_model_dir, small_data):
+    per_task = {"topic": small_data.remove_columns("sentiment"),
+                "sentiment": DatasetDict({"train": small_data["train"].select(range(8))
+                                          .remove_columns("topic")})}
+    history = train(fresh_model(tiny_model_dir), per_task,
+                    TrainConfig(epochs=1, sampling="round_robin", **FAST))
+    losses = [set(k for k in row if k.endswith("_loss")) for row in history.steps]
+    assert losses[:2] == [{"topic_loss"}, {"sentiment_loss"}]
+    assert "val_topic_accuracy" in history.epochs[0]
+
+
+def test_source_sampling_schedules():
+    assert source_schedule([100, 10], 4, "round_robin", 1.0, 0) == [0, 1, 0, 1]
+    proportional = source_schedule([900, 100], 2000, "proportional", 1.0, 0)
+    flattened = source_schedule([900, 100], 2000, "temperature", 100.0, 0)
+    assert 0.85 < 1 - np.mean(proportional) < 0.95
+    assert 0.45 < 1 - np.mean(flattened) < 0.55
+
+
+def test_uncertainty_weights_are_trained(tiny_model_dir, small_data):
+    weighting = UncertaintyWeighting(["topic", "sentiment"])
+    assert all(p.requires_grad for p in weighting.parameters())
+    history = train(fresh_model(tiny_model_dir), small_data,
+                    TrainConfig(epochs=2, loss_weighting="uncertainty", head_lr=0.05, **FAST))
+    first, last = history.epochs[0], history.epochs[-1]
+    assert first["weight/topic"] != pytest.approx(0.5)
+    assert last["weight/topic"] != first["weight/topic"]
+
+
+def test_cached_frozen_encoder_equals_uncached(tiny_model_dir, small_data):
+    results = []
+    for cache in (True, False):
+        model = freeze(fresh_model(tiny_model_dir), "backbone")
+        history = train(model, small_data, TrainConfig(epochs=2, head_lr=1e-2,
+                                                       cache_frozen_encoder=cache, **FAST))
+        results.append((history, model.heads.state_dict()))
+    (cached, heads_a), (plain, heads_b) = results
+    for row_a, row_b in zip(cached.steps, plain.steps, strict=True):
+        assert row_a["loss"] == pytest.approx(row_b["loss"], abs=1e-5)
+    for name in heads_a:
+        assert torch.allclose(heads_a[name], heads_b[name], atol=1e-5)
+
+
+def test_best_checkpoint_saved_and_restored(tiny_model_dir, small_data, tmp_path):
+    model = fresh_model(tiny_model_dir)
+    config = TrainConfig(epochs=3, metric="mean_loss", checkpoint_dir=str(tmp_path),
+                         head_lr=0.05, **FAST)
+    history = train(model, small_data, config)
+    assert (tmp_path / "best" / "model.safetensors").is_file()
+    losses = [row["val_mean_loss"] for row in history.epochs]
+    assert history.best_metric == min(losses)
+    assert history.best_epoch == losses.index(min(losses)) + 1
+    restored = MultiTaskModel.load(tmp_path / "best")
+    for name, tensor in restored.state_dict().items():
+        assert torch.equal(tensor, model.state_dict()[name]), name
+
+
+def test_early_stopping(tiny_model_dir, small_data):
+    history = train(fresh_model(tiny_model_dir), small_data,
+                    TrainConfig(epochs=10, lr=1e-9, head_lr=1e-9, patience=1,
+                                metric="mean_accuracy", **FAST))
+    assert history.stopped_early and len(history.epochs) < 10
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="unknown sampling 'random'"):
+        TrainConfig(sampling="random")
+    with pytest.raises(ValueError, match="unknown loss weighting 'gradnorm'"):
+        from helpers.weighting import make_weighting
+        make_weighting("gradnorm", ["topic"])
+    with pytest.raises(ValueError, match="loss weights name unknown task"):
+        from helpers.weighting import FixedWeighting
+        FixedWeighting(["topic"], {"intent": 2.0})
