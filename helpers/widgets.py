@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from .plots import similarity_heatmap
+from .plots import probability_bars, similarity_heatmap
 from .similarity import cosine_matrix, nearest_neighbours
 from .validation import check_sentences
 
@@ -82,3 +82,34 @@ def similarity_explorer(encoder, sentences=EXAMPLE_SENTENCES, query: str = "Who 
     query_box.observe(refresh, names="value")  # fires on Enter or leaving the box
     refresh()
     return widgets.VBox([text_box, query_box, k_slider, button, output])
+
+
+def predict_sentence(model, text: str) -> dict:
+    """The prediction widget's handler: both tasks' label and probabilities for ``text``."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("prediction widget: type a sentence first")
+    return model.predict([text.strip()])[0]
+
+
+def prediction_widget(model, sentence: str = "The new update made my phone painfully slow."):
+    """Type a sentence, see every task's probabilities as bar charts."""
+    text_box = widgets.Text(value=sentence, description="Sentence", continuous_update=False,
+                            layout=widgets.Layout(width="95%"))
+    button = widgets.Button(description="Predict", button_style="primary")
+    output = widgets.Output()
+
+    def refresh(_=None) -> None:
+        output.clear_output(wait=True)
+        with output:
+            try:
+                result = predict_sentence(model, text_box.value)
+            except (TypeError, ValueError) as error:
+                print(f"⚠ {error}")
+                return
+            print(", ".join(f"{task}: {answer['label']}" for task, answer in result.items()))
+            display(probability_bars(result, text_box.value))
+
+    button.on_click(refresh)
+    text_box.observe(refresh, names="value")
+    refresh()
+    return widgets.VBox([text_box, button, output])

@@ -28,3 +28,20 @@ def test_explorer_widget_builds_and_updates(tiny_encoder, capsys):
     assert "Nearest to: 'alpha'" in capsys.readouterr().out
     app.children[1].value = ""  # an empty query shows a message instead of raising
     assert "the query is empty" in capsys.readouterr().out
+
+
+def test_prediction_widget_handler_and_app(tiny_model_dir, capsys):
+    from helpers import SentenceEncoder
+    from helpers.data import SENTENCE_TASKS
+    from helpers.multitask import MultiTaskModel
+    from helpers.widgets import predict_sentence, prediction_widget
+
+    model = MultiTaskModel(SentenceEncoder.from_pretrained(tiny_model_dir), SENTENCE_TASKS)
+    result = predict_sentence(model, "  The soup was cold.  ")
+    assert set(result) == {"topic", "sentiment"}
+    with pytest.raises(ValueError, match="type a sentence first"):
+        predict_sentence(model, " ")
+    app = prediction_widget(model, "Lovely beach.")
+    assert "topic: " in capsys.readouterr().out
+    app.children[0].value = ""
+    assert "type a sentence first" in capsys.readouterr().out

@@ -1,0 +1,84 @@
+"""Freezing strategies as experiments: same seed, data and budget; one results row each."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+
+import pandas as pd
+from datasets import DatasetDict
+
+from .data import get_split
+from .freezing import GradualUnfreezer, freeze, trainable_count
+from .multitask import MultiTaskModel
+from .runtime import seed_everything
+from .training import History, TrainConfig, evaluate, train
+
+GRADUAL_PREFIX = "gradual:"
+
+
+def _unfreezer(model: MultiTaskModel, strategy: str | Sequence[str]) -> GradualUnfreezer | None:
+    """``"gradual:N"`` → unfreeze one more layer every N optimiser steps."""
+    if isinstance(strategy, str) and strategy.startswith(GRADUAL_PREFIX):
+        every = strategy.removeprefix(GRADUAL_PREFIX)
+        if not every.isdigit() or int(every) < 1:
+            raise ValueError(f"run_strategies(): {strategy!r} needs a step count, e.g. "
+                             f"'gradual:10'")
+        return GradualUnfreezer(model, every=int(every), unit="step")
+    return None
+
+
+def split_metrics(model: MultiTaskModel, data: DatasetDict, split: str = "test"
+                 ) -> dict[str, float]:
+    """Accuracy and macro-F1 per task on ``split``, keyed like the results table."""
+    found = evaluate(model, get_split(data, split))
+    row = {}
+    for task in model.task_names:
+        row[f"{task} accuracy"] = found[f"{task}_accuracy"]
+        row[f"{task} macro-F1"] = found[f"{task}_macro_f1"]
+    return row
+
+
+def run_strategy(
+    make_model: Callable[[], MultiTaskModel],
+    data: DatasetDict,
+    strategy: str | Sequence[str],
+    config: TrainConfig,
+) -> tuple[MultiTaskModel, History | None, float]:
+    """Build a fresh model (seeded), freeze it, train it; nothing trainable = no training."""
+    seed_everything(config.seed)
+    model = make_model()
+    unfreezer = _unfreezer(model, strategy)
+    if unfreezer is None:
+        freeze(model, strategy)
+    started = time.perf_counter()
+    history = None
+    if unfreezer is not None or trainable_count(model.parameters()) > 0:
+        history = train(model, data, config, unfreezer=unfreezer)
+    return model, history, time.perf_counter() - started
+
+
+def run_strategies(
+    make_model: Callable[[], MultiTaskModel],
+    data: DatasetDict,
+    strategies: Mapping[str, str | Sequence[str]],
+    config: TrainConfig,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+    split: str = "test",
+) -> tuple[pd.DataFrame, dict[str, History | None]]:
+    """Run every ``{name: strategy}`` with the same seed, data and config.
+
+    A strategy is anything ``freeze`` accepts, or ``"gradual:N"``; a strategy that leaves
+    nothing trainable (``"all"``) is evaluated untrained: the floor. ``overrides`` changes
+    config fields for one strategy by name. Returns the results table (trainable
+    parameters, training seconds, test accuracy and macro-F1 per task) and the histories.
+    """
+    rows, histories = [], {}
+    for name, strategy in strategies.items():
+        run_config = replace(config, **dict((overrides or {}).get(name, {})))
+        model, history, seconds = run_strategy(make_model, data, strategy, run_config)
+        histories[name] = history
+        rows.append({"strategy": name, "trainable": trainable_count(model.parameters()),
+                     "seconds": round(seconds, 1), **split_metrics(model, data, split)})
+    return pd.DataFrame(rows), histories
