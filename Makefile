@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8888
 LAB_IP ?= 127.0.0.1
+NOTEBOOK_DIR ?= notebooks
+# JupyterLab refuses to run as root unless told; CI machines and some containers are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -13,7 +16,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install lab test unit notebooks lint bench clean
+.PHONY: install lab test unit notebooks lint bench browser-deps clean
 
 install: $(STAMP)
 
@@ -24,10 +27,16 @@ $(STAMP): requirements.txt pyproject.toml
 		|| $(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# Opens notebook 01; the URL with its access token is printed (JUPYTER_TOKEN sets it).
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=$(LAB_IP) --port=$(PORT)
+	$(BIN)/jupyter lab --no-browser $(ALLOW_ROOT) --notebook-dir=$(NOTEBOOK_DIR) \
+		--ip=$(LAB_IP) --port=$(PORT) --LabApp.default_url=/lab/tree/01_sentence_embeddings.ipynb
 
-test: install lint unit notebooks
+test: install browser-deps lint unit notebooks
+
+# Debian's Chromium for the browser test (tests/test_browser.py), installed when missing.
+browser-deps:
+	@bash tests/install_chromium.sh
 
 lint: install
 	$(BIN)/ruff check helpers tests benchmarks

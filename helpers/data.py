@@ -239,3 +239,12 @@ def batches(
         batch: dict[str, object] = dict(tokenize([texts[i] for i in chosen]))
         batch["labels"] = {name: torch.from_numpy(values[chosen]) for name, values in ids.items()}
         yield batch
+
+
+def label_counts(data: DatasetDict, task: str) -> pd.DataFrame:
+    """Rows per label (and unlabelled) of one task in every split."""
+    counts = {split: pd.Series(part[task]).fillna("(no label)").value_counts()
+              for split, part in data.items() if task in part.column_names}
+    if not counts:
+        raise ValueError(f"label_counts(): no split has a column {task!r}")
+    return pd.DataFrame(counts).fillna(0).astype(int).rename_axis(task)

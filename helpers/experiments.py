@@ -66,19 +66,43 @@ def run_strategies(
     config: TrainConfig,
     overrides: Mapping[str, Mapping[str, object]] | None = None,
     split: str = "test",
-) -> tuple[pd.DataFrame, dict[str, History | None]]:
+) -> tuple[pd.DataFrame, dict[str, tuple[MultiTaskModel, History | None]]]:
     """Run every ``{name: strategy}`` with the same seed, data and config.
 
     A strategy is anything ``freeze`` accepts, or ``"gradual:N"``; a strategy that leaves
     nothing trainable (``"all"``) is evaluated untrained: the floor. ``overrides`` changes
     config fields for one strategy by name. Returns the results table (trainable
-    parameters, training seconds, test accuracy and macro-F1 per task) and the histories.
+    parameters, epochs, training seconds, test accuracy and macro-F1 per task) and each
+    run's trained model and history.
     """
-    rows, histories = [], {}
+    rows, runs = [], {}
     for name, strategy in strategies.items():
         run_config = replace(config, **dict((overrides or {}).get(name, {})))
         model, history, seconds = run_strategy(make_model, data, strategy, run_config)
-        histories[name] = history
+        runs[name] = (model, history)
         rows.append({"strategy": name, "trainable": trainable_count(model.parameters()),
+                     "epochs": len(history.epochs) if history else 0,
                      "seconds": round(seconds, 1), **split_metrics(model, data, split)})
-    return pd.DataFrame(rows), histories
+    return pd.DataFrame(rows), runs
+
+
+def logistic_baseline(model: MultiTaskModel, data: DatasetDict, split: str = "test"
+                      ) -> dict[str, float]:
+    """scikit-learn logistic regression per task on the same frozen sentence vectors.
+
+    The yardstick for the heads: fit on the train split's vectors, scored on ``split``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    train_part, scored = get_split(data, "train"), get_split(data, split)
+    train_vectors = model.encoder.encode(train_part["text"], batch_size=64)
+    scored_vectors = model.encoder.encode(scored["text"], batch_size=64)
+    row = {}
+    for task in model.task_names:
+        fit_rows = [i for i, label in enumerate(train_part[task]) if label is not None]
+        score_rows = [i for i, label in enumerate(scored[task]) if label is not None]
+        classifier = LogisticRegression(max_iter=2000).fit(
+            train_vectors[fit_rows], [train_part[task][i] for i in fit_rows])
+        row[f"{task} accuracy"] = float(classifier.score(
+            scored_vectors[score_rows], [scored[task][i] for i in score_rows]))
+    return row

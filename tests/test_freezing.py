@@ -67,8 +67,8 @@ def test_frozen_parameters_unchanged_and_without_gradient(model, small_data):
     train(model, small_data, TrainConfig(epochs=1, batch_size=8, lr=1e-2, head_lr=1e-2,
                                          progress=False, grad_conflict=False))
     for name, parameter in model.named_parameters():
-        frozen = name.startswith(("encoder.backbone.embeddings", "encoder.backbone.encoder.layer.0.",
-                                  "heads.topic"))
+        frozen = name.startswith(("encoder.backbone.embeddings",
+                                  "encoder.backbone.encoder.layer.0.", "heads.topic"))
         if frozen:
             assert torch.equal(parameter, before[name]), name
             assert parameter.grad is None, name

