@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
+from accelerate.state import AcceleratorState
 from datasets import Dataset, DatasetDict
 from safetensors.torch import load_file
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
@@ -314,6 +315,21 @@ def _is_better(value: float, best: float | None, metric: str) -> bool:
     return value < best if metric.endswith("loss") else value > best
 
 
+def _accelerator(config: TrainConfig) -> Accelerator:
+    """An ``Accelerator`` for this run's precision and accumulation.
+
+    accelerate keeps one process-wide state; in a single process (a notebook) a run with
+    another ``mixed_precision`` resets it instead of failing. Under ``accelerate launch``
+    the launcher's settings win, as they should.
+    """
+    state = AcceleratorState._shared_state
+    if state and PartialState().num_processes == 1 and \
+            str(state.get("mixed_precision")) != config.mixed_precision:
+        AcceleratorState._reset_state()
+    return Accelerator(mixed_precision=config.mixed_precision,
+                       gradient_accumulation_steps=config.grad_accumulation)
+
+
 def train(model: MultiTaskModel, data: TrainData, config: TrainConfig | None = None,
           unfreezer: GradualUnfreezer | None = None) -> History:
     """Train ``model`` on ``data`` and return its ``History``; the best epoch is restored.
@@ -330,8 +346,7 @@ def train(model: MultiTaskModel, data: TrainData, config: TrainConfig | None = N
         raise ValueError("train(): nothing to train: every parameter of the model is frozen "
                          "(strategy 'all'?). Unfreeze something first, e.g. "
                          "freeze(model, 'backbone') to train only the heads.")
-    accelerator = Accelerator(mixed_precision=config.mixed_precision,
-                              gradient_accumulation_steps=config.grad_accumulation)
+    accelerator = _accelerator(config)
     model.to(accelerator.device)
     use_cache = config.cache_frozen_encoder and unfreezer is None and encoder_is_frozen(model)
     caches = {s.name: (_cache(model, s.train, config.batch_size),

@@ -126,3 +126,12 @@ def test_bad_config():
     with pytest.raises(ValueError, match="loss weights name unknown task"):
         from helpers.weighting import FixedWeighting
         FixedWeighting(["topic"], {"intent": 2.0})
+
+
+def test_bf16_mixed_precision_after_a_full_precision_run(tiny_model_dir, small_data):
+    """accelerate keeps process-wide state; switching precision in one kernel must work."""
+    train(fresh_model(tiny_model_dir), small_data, TrainConfig(epochs=1, **FAST))
+    history = train(fresh_model(tiny_model_dir), small_data,
+                    TrainConfig(epochs=1, mixed_precision="bf16", grad_accumulation=2, **FAST))
+    assert np.isfinite(history.epochs[0]["train_loss"])
+    assert len(history.steps) == 2  # 3 batches, accumulated in pairs: 2 optimiser updates
