@@ -6,6 +6,7 @@ neighbours table appears; a screenshot goes to tests/artifacts/ (ignored by git)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -73,6 +74,7 @@ def lab(tmp_path_factory):
 
 
 def test_similarity_explorer_in_jupyterlab(lab):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -86,8 +88,10 @@ def test_similarity_explorer_in_jupyterlab(lab):
         try:
             page.goto(f"{lab}/lab/tree/01_sentence_embeddings.ipynb?token={TOKEN}")
             expect(page.locator(".jp-Notebook")).to_be_visible(timeout=60_000)
-            expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-                   ).to_have_count(1, timeout=60_000)
+            choose_kernel = page.get_by_role("dialog").get_by_role("button", name="Select")
+            with contextlib.suppress(PlaywrightTimeout):  # a fresh JupyterLab may ask
+                choose_kernel.click(timeout=15_000)      # which kernel to start
+            expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_text("Run All Cells", exact=True).click()
             query = page.locator(".widget-text input[type='text']").last
