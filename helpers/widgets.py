@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import ipywidgets as widgets
 import numpy as np
@@ -13,6 +15,7 @@ from .plots import probability_bars, similarity_heatmap
 from .similarity import cosine_matrix, nearest_neighbours
 from .validation import check_sentences
 
+T = TypeVar("T")
 EXAMPLE_SENTENCES = (
     "The striker scored twice in the second half.",
     "Our team won the match with a late goal.",
@@ -30,6 +33,24 @@ class Exploration:
     sentences: list[str]
     matrix: np.ndarray
     neighbours: pd.DataFrame
+
+
+def _refresher(output: widgets.Output, compute: Callable[[], T], show: Callable[[T], None]
+               ) -> Callable[..., None]:
+    """A widget callback: recompute, then show; bad input is printed, not raised, because
+    the user is typing and a traceback in the output area helps nobody."""
+
+    def refresh(_=None) -> None:
+        output.clear_output(wait=True)
+        with output:
+            try:
+                result = compute()
+            except (TypeError, ValueError) as error:
+                print(f"⚠ {error}")
+                return
+            show(result)
+
+    return refresh
 
 
 def explore_similarity(encoder, text: str, query: str, k: int = 3) -> Exploration:
@@ -64,20 +85,13 @@ def similarity_explorer(encoder, sentences=EXAMPLE_SENTENCES, query: str = "Who 
     button = widgets.Button(description="Compare", button_style="primary")
     output = widgets.Output()
 
-    def refresh(_=None) -> None:
-        output.clear_output(wait=True)
-        with output:
-            try:
-                result = explore_similarity(
-                    encoder, text_box.value, query_box.value, k_slider.value
-                )
-            except (TypeError, ValueError) as error:
-                print(f"⚠ {error}")
-                return
-            print(f"Nearest to: {query_box.value.strip()!r}")
-            display(result.neighbours)
-            display(similarity_heatmap(result.matrix, result.sentences))
+    def show(result: Exploration) -> None:
+        print(f"Nearest to: {query_box.value.strip()!r}")
+        display(result.neighbours)
+        display(similarity_heatmap(result.matrix, result.sentences))
 
+    refresh = _refresher(output, lambda: explore_similarity(
+        encoder, text_box.value, query_box.value, k_slider.value), show)
     button.on_click(refresh)
     query_box.observe(refresh, names="value")  # fires on Enter or leaving the box
     refresh()
@@ -98,16 +112,11 @@ def prediction_widget(model, sentence: str = "The new update made my phone painf
     button = widgets.Button(description="Predict", button_style="primary")
     output = widgets.Output()
 
-    def refresh(_=None) -> None:
-        output.clear_output(wait=True)
-        with output:
-            try:
-                result = predict_sentence(model, text_box.value)
-            except (TypeError, ValueError) as error:
-                print(f"⚠ {error}")
-                return
-            print(", ".join(f"{task}: {answer['label']}" for task, answer in result.items()))
-            display(probability_bars(result, text_box.value))
+    def show(result: dict) -> None:
+        print(", ".join(f"{task}: {answer['label']}" for task, answer in result.items()))
+        display(probability_bars(result, text_box.value))
+
+    refresh = _refresher(output, lambda: predict_sentence(model, text_box.value), show)
 
     button.on_click(refresh)
     text_box.observe(refresh, names="value")

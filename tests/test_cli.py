@@ -11,8 +11,17 @@ from helpers.train import main, read_config
 
 from .conftest import DATA, REPO
 
+LAUNCHERS = {
+    "python -m": [sys.executable, "-m", "helpers.train"],
+    "accelerate launch": [sys.executable, "-m", "accelerate.commands.launch", "--cpu",
+                          "--num_processes", "1", "--num_machines", "1",
+                          "--mixed_precision", "no", "--dynamo_backend", "no",
+                          "-m", "helpers.train"],
+}
 
-def test_command_line_trains_tiny_model(tmp_path, tiny_model_dir, small_data):
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_command_line_trains_tiny_model(tmp_path, tiny_model_dir, small_data, launcher):
     data_file = tmp_path / "mini.csv"
     frames = []
     for split, part in small_data.items():
@@ -29,7 +38,7 @@ def test_command_line_trains_tiny_model(tmp_path, tiny_model_dir, small_data):
               "output_dir": str(tmp_path / "run")}
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
-    result = subprocess.run([sys.executable, "-m", "helpers.train", "--config", str(config_file)],
+    result = subprocess.run([*LAUNCHERS[launcher], "--config", str(config_file)],
                             capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
