@@ -8,7 +8,7 @@ as ``None``, then as label id ``-1`` (ignored by the loss).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +16,6 @@ import numpy as np
 import pandas as pd
 import torch
 from datasets import Dataset, DatasetDict
-
-from .validation import check_positive_int
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 SENTENCES_CSV = DATA_DIR / "sentences.csv"
@@ -217,28 +215,29 @@ def label_ids(dataset: Dataset, tasks: Sequence[TaskSpec]) -> dict[str, np.ndarr
     return ids
 
 
-def batches(
+def collate_fn(
     dataset: Dataset,
     tasks: Sequence[TaskSpec],
-    tokenize,
-    batch_size: int = 32,
-    shuffle: bool = False,
-    seed: int = 0,
-) -> Iterator[dict[str, object]]:
-    """Tokenized mini-batches: ``input_ids``, ``attention_mask`` and ``labels`` {task: ids}.
+    tokenize: Callable[[list[str]], Mapping[str, torch.Tensor]],
+    cache: torch.Tensor | None = None,
+) -> Callable[[Sequence[int]], dict[str, object]]:
+    """Row indices → a batch: ``input_ids`` + ``attention_mask`` (or cached ``vectors``)
+    and ``labels`` {task: label ids}.
 
-    ``tokenize`` is the encoder's ``tokenize`` (pads each batch to its own longest row).
+    ``tokenize`` is the encoder's ``tokenize`` (pads each batch to its own longest row);
+    ``cache`` holds one precomputed sentence vector per row, for a frozen encoder.
     """
-    check_positive_int(batch_size, "batch_size", "batches()")
     ids = label_ids(dataset, tasks)
     texts = dataset["text"]
-    order = np.random.default_rng(seed).permutation(len(texts)) if shuffle else np.arange(
-        len(texts))
-    for start in range(0, len(order), batch_size):
-        chosen = order[start:start + batch_size]
-        batch: dict[str, object] = dict(tokenize([texts[i] for i in chosen]))
+
+    def collate(indices: Sequence[int]) -> dict[str, object]:
+        chosen = np.asarray(indices)
+        batch: dict[str, object] = ({"vectors": cache[chosen]} if cache is not None
+                                    else dict(tokenize([texts[i] for i in chosen])))
         batch["labels"] = {name: torch.from_numpy(values[chosen]) for name, values in ids.items()}
-        yield batch
+        return batch
+
+    return collate
 
 
 def label_counts(data: DatasetDict, task: str) -> pd.DataFrame:

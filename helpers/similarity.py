@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Protocol
 
 import numpy as np
@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics.pairwise import cosine_similarity
 
 from .data import check_pairs
-from .validation import check_positive_int, check_sentences
+from .validation import check_positive_int
 
 
 class Encodes(Protocol):
@@ -37,24 +37,6 @@ def nearest_neighbours(
     k = min(k, scores.shape[1])
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return order, np.take_along_axis(scores, order, axis=1)
-
-
-def neighbours_frame(
-    encoder: Encodes, queries: Sequence[str], corpus: Sequence[str], k: int = 3
-) -> pd.DataFrame:
-    """A readable table of the ``k`` nearest corpus sentences for each query."""
-    queries = check_sentences(queries, "neighbours_frame() queries")
-    corpus = check_sentences(corpus, "neighbours_frame() corpus")
-    if not corpus:
-        raise ValueError("neighbours_frame(): the corpus is empty; give at least one sentence")
-    index, score = nearest_neighbours(encoder.encode(queries), encoder.encode(corpus), k)
-    rows = [
-        {"query": query, "rank": rank + 1, "neighbour": corpus[index[q, rank]],
-         "cosine": round(float(score[q, rank]), 3)}
-        for q, query in enumerate(queries)
-        for rank in range(index.shape[1])
-    ]
-    return pd.DataFrame(rows)
 
 
 def pair_cosines(encoder: Encodes, pairs: pd.DataFrame, batch_size: int = 64) -> np.ndarray:

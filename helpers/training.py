@@ -26,7 +26,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .data import MISSING_LABEL, TaskSpec, get_split, label_ids
+from .data import MISSING_LABEL, TaskSpec, collate_fn, get_split, label_ids
 from .freezing import GradualUnfreezer, trainable_count
 from .multitask import WEIGHTS_FILE, MultiTaskModel
 from .optim import build_scheduler, layerwise_param_groups
@@ -163,22 +163,6 @@ def _loader(size: int, collate: Callable, batch_size: int, seed: int) -> DataLoa
                       collate_fn=collate)
 
 
-def _collate(model: MultiTaskModel, dataset: Dataset, tasks: Sequence[TaskSpec],
-             cache: torch.Tensor | None) -> Callable[[list[int]], dict]:
-    """Indices → a batch: tokens (or cached vectors) and label ids per task."""
-    ids = label_ids(dataset, tasks)
-    texts = dataset["text"]
-
-    def collate(indices: list[int]) -> dict:
-        chosen = np.asarray(indices)
-        batch = ({"vectors": cache[chosen]} if cache is not None
-                 else dict(model.encoder.tokenize([texts[i] for i in chosen])))
-        batch["labels"] = {name: torch.from_numpy(values[chosen]) for name, values in ids.items()}
-        return batch
-
-    return collate
-
-
 def _forward(net, batch: dict) -> dict[str, torch.Tensor]:
     inputs = {name: value for name, value in batch.items() if name != "labels"}
     return net(**inputs)
@@ -210,7 +194,7 @@ def predict_labels(
     """Per task: true label ids, predicted ids and the logits on ``dataset``."""
     tasks = tuple(tasks or model.tasks)
     device = next(model.parameters()).device
-    collate = _collate(model, dataset, tasks, cache)
+    collate = collate_fn(dataset, tasks, model.encoder.tokenize, cache)
     was_training = model.training
     model.eval()
     outputs = {task.name: {"true": [], "pred": [], "logits": []} for task in tasks}
@@ -352,7 +336,8 @@ def train(model: MultiTaskModel, data: TrainData, config: TrainConfig | None = N
     caches = {s.name: (_cache(model, s.train, config.batch_size),
                        _cache(model, s.evaluation, config.batch_size)) if use_cache
               else (None, None) for s in sources}
-    collate_of = {s.name: _collate(model, s.train, s.tasks, caches[s.name][0]) for s in sources}
+    collate_of = {s.name: collate_fn(s.train, s.tasks, model.encoder.tokenize, caches[s.name][0])
+                  for s in sources}
     loaders = [_loader(len(s.train), collate_of[s.name], config.batch_size, config.seed + i)
                for i, s in enumerate(sources)]
     probes = _probe_batches(sources, collate_of, config.batch_size) if config.grad_conflict \

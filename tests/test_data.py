@@ -2,12 +2,13 @@
 
 import pandas as pd
 import pytest
+import torch
 
 from helpers.data import (
     MISSING_LABEL,
     SENTENCE_TASKS,
     TaskSpec,
-    batches,
+    collate_fn,
     get_split,
     infer_tasks,
     label_ids,
@@ -96,9 +97,13 @@ def test_unknown_label_and_bad_task_spec():
         TaskSpec("x", ("a", "a"))
 
 
-def test_batches_carry_tokens_and_label_ids(tiny_encoder):
+def test_collate_gives_tokens_or_cached_vectors_and_label_ids(tiny_encoder):
     data = load_sentences()
-    first = next(batches(data["train"], SENTENCE_TASKS, tiny_encoder.tokenize, batch_size=4))
+    first = collate_fn(data["train"], SENTENCE_TASKS, tiny_encoder.tokenize)([0, 5, 9, 12])
     assert first["input_ids"].shape[0] == 4
     assert set(first["labels"]) == {"topic", "sentiment"}
     assert (first["labels"]["topic"] >= 0).all()
+    cache = torch.arange(len(data["train"]) * 2, dtype=torch.float32).reshape(-1, 2)
+    cached = collate_fn(data["train"], SENTENCE_TASKS, tiny_encoder.tokenize, cache)([3, 1])
+    assert cached["vectors"].tolist() == [[6.0, 7.0], [2.0, 3.0]]
+    assert "input_ids" not in cached

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from helpers.data import check_pairs
-from helpers.similarity import cosine_matrix, nearest_neighbours, neighbours_frame
+from helpers.similarity import cosine_matrix, nearest_neighbours
 
 
 def test_cosine_matrix_and_neighbours():
@@ -14,14 +14,6 @@ def test_cosine_matrix_and_neighbours():
     index, score = nearest_neighbours(np.array([[1.0, 0.1]]), corpus, k=5)
     assert index.tolist() == [[0, 2, 1]]  # k capped at the corpus size
     assert np.all(np.diff(score[0]) <= 0)
-
-
-def test_neighbours_frame(tiny_encoder):
-    frame = neighbours_frame(tiny_encoder, ["a query"], ["first", "second", "third"], k=2)
-    assert list(frame.columns) == ["query", "rank", "neighbour", "cosine"]
-    assert frame["rank"].tolist() == [1, 2]
-    with pytest.raises(ValueError, match="corpus is empty"):
-        neighbours_frame(tiny_encoder, ["a query"], [], k=2)
 
 
 def test_pairs_need_their_columns():
