@@ -53,20 +53,15 @@ def layerwise_param_groups(
     head_lr = lr if head_lr is None else head_lr
     top = model.encoder.num_layers + 1
     groups: dict[tuple[str, bool], dict] = {}
-    named = [(name, p) for name, p in model.named_parameters()]
-    for name, parameter in [*named, *((f"extra.{n}", p) for n, p in extra)]:
-        component = component_of(name)
-        if name.startswith("extra."):
-            component = "loss weights"
+    loss_weights = (("loss weights", p) for _, p in extra)
+    owned = ((component_of(name), p) for name, p in model.named_parameters())
+    for component, parameter in [*owned, *loss_weights]:
         ident = layer_id(component, model.encoder.num_layers)
-        in_encoder = ident <= top
-        decayed = parameter.ndim >= 2 and not name.startswith("extra.")
-        key = ("encoder" if in_encoder else component, ident, decayed)
-        group = groups.setdefault(key, {
-            "params": [], "name": f"{component if not in_encoder else _label(ident, top)}"
-                                  f"{'' if decayed else ' (no decay)'}",
+        decayed = parameter.ndim >= 2  # matrices; never biases, LayerNorm or loss weights
+        group = groups.setdefault((component, decayed), {
+            "params": [], "name": component + ("" if decayed else " (no decay)"),
             "layer_id": ident,
-            "lr": lr * decay ** (top - ident) if in_encoder else head_lr,
+            "lr": lr * decay ** (top - ident) if ident <= top else head_lr,
             "weight_decay": weight_decay if decayed else 0.0,
         })
         group["params"].append(parameter)
@@ -77,12 +72,6 @@ def layerwise_param_groups(
         for g in ordered
     ]).set_index("group")
     return ordered, table
-
-
-def _label(ident: int, top: int) -> str:
-    if ident == 0:
-        return "embeddings"
-    return "pooler" if ident == top else f"layer.{ident - 1}"
 
 
 def build_scheduler(
