@@ -47,7 +47,9 @@ def resolve_model(name_or_path: str | os.PathLike | None) -> str:
         ("/", "./", "../", "~", ".\\")
     )
     if looks_like_path or not text.strip():
-        raise ValueError(f"model path {text!r} does not exist")
+        raise ValueError(f"model path {text!r} does not exist; give an existing model "
+                         f"directory, or a Hugging Face hub name such as 'bert-base-uncased' "
+                         f"(hub names need a network connection)")
     return text
 
 
