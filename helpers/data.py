@@ -90,25 +90,41 @@ def read_sentences_frame(path: str | os.PathLike | None = None) -> pd.DataFrame:
     return reader(path)
 
 
-def _is_local(path_or_name: str | os.PathLike | None) -> bool:
-    """A path (exists, has a file suffix, or starts like one) rather than a hub name."""
-    if path_or_name is None or isinstance(path_or_name, os.PathLike):
+def _is_file_path(path_or_name: str | os.PathLike | None) -> bool:
+    """A file path (exists, has a suffix, or starts like a path) rather than a data set name
+    or folder, both of which ``datasets.load_dataset`` reads."""
+    if path_or_name is None:
         return True
-    text = str(path_or_name)
-    return Path(text).exists() or bool(Path(text).suffix) or text.startswith(("/", ".", "~"))
+    path = Path(os.fspath(path_or_name)).expanduser()
+    if path.is_dir():
+        return False
+    text = os.fspath(path_or_name)
+    return (isinstance(path_or_name, os.PathLike) or path.exists() or bool(path.suffix)
+            or text.startswith(("/", ".", "~")))
 
 
-def _hub_frames(name: str) -> dict[str, pd.DataFrame]:
-    """Every split of a Hugging Face data set (needs a network or a local cache)."""
+def _library_frames(source: str) -> dict[str, pd.DataFrame]:
+    """Every split that ``datasets.load_dataset`` finds: a local folder of split files
+    (``train.csv``, ``test.jsonl``, ...) or a Hugging Face hub name (needs a network or a
+    local cache)."""
     from datasets import load_dataset
 
+    folder = Path(source).expanduser().is_dir()
     try:
-        loaded = load_dataset(name)
+        loaded = load_dataset(str(Path(source).expanduser()) if folder else source)
     except Exception as error:  # datasets raises many types for "not found / offline"
-        raise ValueError(f"could not load data set {name!r}: it is not a local file, and "
-                         f"loading it from the Hugging Face hub failed (hub names need a "
-                         f"network connection). Cause: {error}") from error
+        origin = ("reading the folder's data files failed" if folder else
+                  "it is not a local file, and loading it from the Hugging Face hub failed "
+                  "(hub names need a network connection)")
+        raise ValueError(f"could not load data set {source!r}: {origin}. "
+                         f"Cause: {error}") from error
     return {split: part.to_pandas() for split, part in loaded.items()}
+
+
+def _in_split_order(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """train, validation, test first (in that order), then any other split."""
+    rank = {name: index for index, name in enumerate(SPLIT_ORDER)}
+    return dict(sorted(frames.items(), key=lambda item: rank.get(item[0], len(rank))))
 
 
 def _check_frame(frame: pd.DataFrame, split: str, text_column: str,
@@ -138,7 +154,8 @@ def load_sentences(
     """Labelled sentences as a ``DatasetDict`` by split, validated.
 
     ``path_or_name``: ``None`` (our data/sentences.csv), a local CSV/JSONL/JSON/Parquet file
-    (split by its ``split_column``, else everything is ``train``) or a hub data set name.
+    (split by its ``split_column``, else everything is ``train``), a folder of split files
+    (``train.csv``, ``test.csv``, ...) or a hub data set name.
     ``task_columns`` maps task name → column (a list means same-named columns; default:
     the names of ``tasks``, else topic and sentiment). With ``tasks``, every label must be
     in its task's label list. Output columns: ``text`` and one per task (``None`` = no label).
@@ -154,17 +171,13 @@ def load_sentences(
         tasks = SENTENCE_TASKS
 
     location = Path(path_or_name) if path_or_name is not None else SENTENCES_CSV
-    if _is_local(path_or_name):
+    if _is_file_path(path_or_name):
         frame = read_sentences_frame(location)
-        if split_column in frame.columns:
-            known = {name: rank for rank, name in enumerate(SPLIT_ORDER)}
-            groups = frame.groupby(split_column, sort=False)
-            frames = {str(split): part for split, part in
-                      sorted(groups, key=lambda item: known.get(str(item[0]), len(known)))}
-        else:
-            frames = {"train": frame}
+        frames = ({str(split): part for split, part in frame.groupby(split_column, sort=False)}
+                  if split_column in frame.columns else {"train": frame})
     else:
-        frames = _hub_frames(os.fspath(path_or_name))
+        frames = _library_frames(os.fspath(path_or_name))
+    frames = _in_split_order(frames)
     if not frames or all(part.empty for part in frames.values()):
         raise ValueError(f"load_sentences(): the data set {str(location)!r} has no rows")
 

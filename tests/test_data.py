@@ -107,3 +107,22 @@ def test_collate_gives_tokens_or_cached_vectors_and_label_ids(tiny_encoder):
     cached = collate_fn(data["train"], SENTENCE_TASKS, tiny_encoder.tokenize, cache)([3, 1])
     assert cached["vectors"].tolist() == [[6.0, 7.0], [2.0, 3.0]]
     assert "input_ids" not in cached
+
+
+def test_folder_of_split_files_loads_through_datasets(tmp_path):
+    """A folder goes through ``datasets.load_dataset``, the same code that reads hub names."""
+    by_split = {"test": ROWS[2:], "train": ROWS[:2], "validation": ROWS[:1]}
+    for split, rows in by_split.items():
+        pd.DataFrame(rows).drop(columns="split").to_csv(tmp_path / f"{split}.csv", index=False)
+    data = load_sentences(tmp_path, tasks=SENTENCE_TASKS)
+    assert list(data) == ["train", "validation", "test"]
+    assert data["train"]["sentiment"] == ["neutral", None]
+    assert data["test"]["text"] == ["Rates went up."]
+
+
+def test_unreadable_folder_and_unknown_hub_name_are_named(tmp_path):
+    (tmp_path / "train.csv").write_text("")
+    with pytest.raises(ValueError, match="reading the folder's data files failed"):
+        load_sentences(tmp_path)
+    with pytest.raises(ValueError, match="no-such-org/no-such-data.*hub names need a network"):
+        load_sentences("no-such-org/no-such-data")
