@@ -13,8 +13,11 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN apt-get update \
     && apt-get install -y --no-install-recommends make \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --create-home --uid 1000 --shell /bin/bash jovyan
+    && useradd --create-home --uid 1000 --shell /bin/bash jovyan \
+    && install -d -o jovyan -g jovyan /home/jovyan/sentence-mtl
 
+# Created above with jovyan as owner: the classic builder and buildah make a missing
+# WORKDIR owned by root, and `make install` could not write .venv into it.
 USER jovyan
 WORKDIR /home/jovyan/sentence-mtl
 

@@ -53,6 +53,16 @@ def test_dockerfile_serves_offline_as_non_root_on_8888():
     assert cmd[:2] == ["make", "lab"] and "LAB_IP=0.0.0.0" in cmd and "PORT=8888" in cmd
 
 
+def test_dockerfile_workdir_belongs_to_the_user_before_use():
+    """Some builders create a missing WORKDIR as root whatever USER says; `make install`
+    writes .venv there, so the directory must already exist with the user as owner."""
+    user = re.search(r"^USER (\w+)", DOCKERFILE, re.M).group(1)
+    workdir = re.search(r"^WORKDIR (\S+)", DOCKERFILE, re.M)
+    created = re.search(rf"install -d -o {user} -g {user} {re.escape(workdir.group(1))}\s",
+                        DOCKERFILE[:workdir.start()])
+    assert created, f"create {workdir.group(1)} owned by {user} in a RUN step before WORKDIR"
+
+
 def dockerfile_copies() -> list[str]:
     """Sources of every COPY line, in order."""
     sources = []
