@@ -95,10 +95,10 @@ def _is_file_path(path_or_name: str | os.PathLike | None) -> bool:
     or folder, both of which ``datasets.load_dataset`` reads."""
     if path_or_name is None:
         return True
-    path = Path(os.fspath(path_or_name)).expanduser()
+    text = os.fspath(path_or_name)
+    path = Path(text).expanduser()
     if path.is_dir():
         return False
-    text = os.fspath(path_or_name)
     return (isinstance(path_or_name, os.PathLike) or path.exists() or bool(path.suffix)
             or text.startswith(("/", ".", "~")))
 
@@ -109,9 +109,10 @@ def _library_frames(source: str) -> dict[str, pd.DataFrame]:
     local cache)."""
     from datasets import load_dataset
 
-    folder = Path(source).expanduser().is_dir()
+    local = Path(source).expanduser()
+    folder = local.is_dir()
     try:
-        loaded = load_dataset(str(Path(source).expanduser()) if folder else source)
+        loaded = load_dataset(str(local) if folder else source)
     except Exception as error:  # datasets raises many types for "not found / offline"
         origin = ("reading the folder's data files failed" if folder else
                   "it is not a local file, and loading it from the Hugging Face hub failed "
