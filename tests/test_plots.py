@@ -1,13 +1,10 @@
 """Figures: each draws what its data says (bars, lines, cell texts, legends)."""
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import plots
-
-matplotlib.use("Agg")
 
 
 def texts(ax):
