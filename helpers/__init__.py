@@ -1,25 +1,21 @@
 """sentence-mtl helpers: everything the notebooks import.
 
-``helpers.train`` is the command-line module (``python -m helpers.train``); the training
-function is ``helpers.training.train``.
-
-Importing the package silences library progress bars and info logs once, so notebook
-stderr stays empty and nbval compares only what matters.
+Importing the package changes nothing process-wide; notebooks and tests opt in with
+``notebook_setup()`` (quiet libraries, fixed threads, seeds). ``helpers.train`` is the
+command-line module (``python -m helpers.train``); the training function is
+``helpers.training.train``.
 """
 
-from .runtime import quiet_libraries, seed_everything
-
-quiet_libraries()
-
-from . import data, experiments, plots, similarity, training, widgets  # noqa: E402
-from .data import SENTENCE_TASKS, TaskSpec, load_sentences  # noqa: E402
-from .encoder import SentenceEncoder  # noqa: E402
-from .freezing import GradualUnfreezer, freeze, trainable_report  # noqa: E402
-from .loading import default_model_path  # noqa: E402
-from .multitask import MultiTaskModel  # noqa: E402
-from .optim import layerwise_param_groups  # noqa: E402
-from .pooling import POOLING_MODES  # noqa: E402
-from .training import History, TrainConfig, evaluate  # noqa: E402
+from . import data, experiments, plots, similarity, training, widgets
+from .data import SENTENCE_TASKS, TaskSpec, load_sentences
+from .encoder import SentenceEncoder
+from .freezing import GradualUnfreezer, freeze, trainable_report
+from .loading import default_model_path
+from .multitask import MultiTaskModel
+from .optim import layerwise_param_groups
+from .pooling import POOLING_MODES
+from .runtime import notebook_setup, seed_everything
+from .training import History, TrainConfig, evaluate
 
 __all__ = [
     "POOLING_MODES",
@@ -37,6 +33,7 @@ __all__ = [
     "freeze",
     "layerwise_param_groups",
     "load_sentences",
+    "notebook_setup",
     "plots",
     "seed_everything",
     "similarity",

@@ -71,6 +71,14 @@ class SentenceEncoder(nn.Module):
         return int(self.backbone.config.num_hidden_layers)
 
     @property
+    def top_layer(self) -> int:
+        """The hidden state that is pooled, counted 0 (embeddings) … L: the top layer used.
+
+        Layers above it (and BERT's pooler) never reach a sentence vector.
+        """
+        return self.layer if self.layer >= 0 else self.num_layers + 1 + self.layer
+
+    @property
     def dim(self) -> int:
         """Size of one sentence vector."""
         return int(self.backbone.config.hidden_size)

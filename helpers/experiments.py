@@ -10,34 +10,20 @@ import pandas as pd
 from datasets import DatasetDict
 
 from .data import get_split
-from .freezing import GradualUnfreezer, freeze, trainable_count
+from .freezing import freeze, parse_strategy, trainable_count
 from .multitask import MultiTaskModel
 from .runtime import seed_everything
-from .training import History, TrainConfig, evaluate, train
+from .training import GradualUnfreezing, History, TrainConfig, split_metrics, train
 
-GRADUAL_PREFIX = "gradual:"
-
-
-def _unfreezer(model: MultiTaskModel, strategy: str | Sequence[str]) -> GradualUnfreezer | None:
-    """``"gradual:N"`` → unfreeze one more layer every N optimiser steps."""
-    if isinstance(strategy, str) and strategy.startswith(GRADUAL_PREFIX):
-        every = strategy.removeprefix(GRADUAL_PREFIX)
-        if not every.isdigit() or int(every) < 1:
-            raise ValueError(f"run_strategies(): {strategy!r} needs a step count, e.g. "
-                             f"'gradual:10'")
-        return GradualUnfreezer(model, every=int(every), unit="step")
-    return None
+__all__ = ["logistic_baseline", "run_strategies", "run_strategy", "split_metrics",
+           "unfreezing_callbacks"]
 
 
-def split_metrics(model: MultiTaskModel, data: DatasetDict, split: str = "test"
-                 ) -> dict[str, float]:
-    """Accuracy and macro-F1 per task on ``split``, keyed like the results table."""
-    found = evaluate(model, get_split(data, split))
-    row = {}
-    for task in model.task_names:
-        row[f"{task} accuracy"] = found[f"{task}_accuracy"]
-        row[f"{task} macro-F1"] = found[f"{task}_macro_f1"]
-    return row
+def unfreezing_callbacks(model: MultiTaskModel, strategy: str | Sequence[str]
+                         ) -> list[GradualUnfreezing]:
+    """``[GradualUnfreezing]`` for a ``gradual:N`` strategy (one layer every N steps), else []."""
+    every = parse_strategy(model, strategy).unfreeze_every
+    return [] if every is None else [GradualUnfreezing(model, every, unit="step")]
 
 
 def run_strategy(
@@ -48,14 +34,12 @@ def run_strategy(
 ) -> tuple[MultiTaskModel, History | None, float]:
     """Build a fresh model (seeded), freeze it, train it; nothing trainable = no training."""
     seed_everything(config.seed)
-    model = make_model()
-    unfreezer = _unfreezer(model, strategy)
-    if unfreezer is None:
-        freeze(model, strategy)
+    model = freeze(make_model(), strategy)
+    callbacks = unfreezing_callbacks(model, strategy)
     started = time.perf_counter()
     history = None
-    if unfreezer is not None or trainable_count(model.parameters()) > 0:
-        history = train(model, data, config, unfreezer=unfreezer)
+    if callbacks or trainable_count(model.parameters()) > 0:
+        history = train(model, data, config, callbacks)
     return model, history, time.perf_counter() - started
 
 
@@ -69,12 +53,16 @@ def run_strategies(
 ) -> tuple[pd.DataFrame, dict[str, tuple[MultiTaskModel, History | None]]]:
     """Run every ``{name: strategy}`` with the same seed, data and config.
 
-    A strategy is anything ``freeze`` accepts, or ``"gradual:N"``; a strategy that leaves
-    nothing trainable (``"all"``) is evaluated untrained: the floor. ``overrides`` changes
-    config fields for one strategy by name. Returns the results table (trainable
-    parameters, epochs, training seconds, test accuracy and macro-F1 per task) and each
-    run's trained model and history.
+    A strategy is anything ``freeze`` accepts (``"gradual:N"`` included); a strategy that
+    leaves nothing trainable (``"all"``) is evaluated untrained: the floor. ``overrides``
+    changes config fields for one strategy by name. Returns the results table (trainable
+    parameters, epochs, training seconds, ``{split}/{task}/accuracy`` and ``.../macro_f1``)
+    and each run's trained model and history.
     """
+    unknown = sorted(set(overrides or {}) - set(strategies))
+    if unknown:
+        raise ValueError(f"run_strategies(): overrides name unknown strategies {unknown}; "
+                         f"strategies are {list(strategies)}")
     rows, runs = [], {}
     for name, strategy in strategies.items():
         run_config = replace(config, **dict((overrides or {}).get(name, {})))
@@ -90,7 +78,8 @@ def logistic_baseline(model: MultiTaskModel, data: DatasetDict, split: str = "te
                       ) -> dict[str, float]:
     """scikit-learn logistic regression per task on the same frozen sentence vectors.
 
-    The yardstick for the heads: fit on the train split's vectors, scored on ``split``.
+    The yardstick for the heads: fit on the train split's vectors, scored on ``split``;
+    keys ``{split}/{task}/accuracy``.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -103,6 +92,6 @@ def logistic_baseline(model: MultiTaskModel, data: DatasetDict, split: str = "te
         score_rows = [i for i, label in enumerate(scored[task]) if label is not None]
         classifier = LogisticRegression(max_iter=2000).fit(
             train_vectors[fit_rows], [train_part[task][i] for i in fit_rows])
-        row[f"{task} accuracy"] = float(classifier.score(
+        row[f"{split}/{task}/accuracy"] = float(classifier.score(
             scored_vectors[score_rows], [scored[task][i] for i in score_rows]))
     return row

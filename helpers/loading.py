@@ -12,8 +12,6 @@ from pathlib import Path
 
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from .runtime import quiet_libraries
-
 DEFAULT_MODEL_LABEL = "all-MiniLM-L6-v2 (packaged)"
 
 
@@ -57,7 +55,6 @@ def load_backbone(
     name_or_path: str | os.PathLike | None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, str]:
     """Load (backbone, tokenizer, resolved name) with an error that says what to do."""
-    quiet_libraries()
     resolved = resolve_model(name_or_path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved)

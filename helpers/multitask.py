@@ -3,51 +3,54 @@
 The heads sit in an ``nn.ModuleDict`` keyed by task name and ``forward`` returns
 ``{task: logits}``, so adding a task is adding a head. Saving writes the weights with
 safetensors plus a JSON config, the backbone's own config and its tokenizer, so a saved
-model reloads offline whatever backbone it was fine-tuned from.
+model reloads offline whatever backbone it was fine-tuned from (``helpers.saving``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from . import saving
 from .data import TaskSpec
 from .encoder import SentenceEncoder
 from .loading import default_model_path
 from .validation import check_choice, check_positive_int, check_sentences
 
 HEAD_KINDS = ("linear", "mlp")
-CONFIG_FILE, WEIGHTS_FILE = "multitask_config.json", "model.safetensors"
-BACKBONE_DIR, TOKENIZER_DIR = "backbone", "tokenizer"
+CONFIG_FILE, WEIGHTS_FILE = saving.CONFIG_FILE, saving.WEIGHTS_FILE
 FORMAT_VERSION = 1
 _LAYER = re.compile(r"\.layers?\.(\d+)\.")
 
 
-def component_of(parameter_name: str) -> str:
-    """Which part of the model a parameter belongs to: ``embeddings``, ``layer.3``,
-    ``pooler``, ``head:topic`` or ``other`` (works for BERT, RoBERTa, DistilBERT, MiniLM).
+def component_of(parameter_name: str, num_layers: int) -> str:
+    """Which part of the model a parameter belongs to, in the project's one layer numbering.
+
+    Layers are numbered as the backbone's hidden states are: **0 is the embeddings, k is
+    transformer block k** (1 … L, bottom to top; the module ``encoder.layer.{k-1}``). The
+    same number names the component (``layer.3``), the optimiser's layer id and the K of
+    ``bottom:K``. Encoder parameters outside the embeddings and the blocks (MPNet's relative
+    attention bias, a final LayerNorm) are shared by the stack and count as part of the top
+    block ``layer.L``: they get its learning rate and thaw with it. Heads are ``head:TASK``;
+    BERT's ``pooler`` is its own component (no pooling mode uses it).
     """
     if parameter_name.startswith("heads."):
         return "head:" + parameter_name.split(".")[1]
     match = _LAYER.search(parameter_name)
     if match:
-        return f"layer.{match.group(1)}"
+        return f"layer.{int(match.group(1)) + 1}"
     if ".embeddings." in parameter_name:
         return "embeddings"
     if ".pooler." in parameter_name:
         return "pooler"
-    return "other"
+    return f"layer.{num_layers}"
 
 
 def make_head(kind: str, dim: int, num_labels: int, hidden: int, dropout: float) -> nn.Module:
@@ -92,6 +95,7 @@ class MultiTaskModel(nn.Module):
             {task.name: make_head(head, encoder.dim, len(task.labels), hidden, dropout)
              for task in tasks}
         )
+        self.freeze_unused()
 
     @property
     def task_names(self) -> list[str]:
@@ -165,18 +169,38 @@ class MultiTaskModel(nn.Module):
     def _frame_columns(self) -> list[str]:
         return ["text"] + [c for name in self.task_names for c in (name, f"{name} p")]
 
+    def component(self, parameter_name: str) -> str:
+        """The component of one parameter (see ``component_of`` for the layer numbering)."""
+        return component_of(parameter_name, self.encoder.num_layers)
+
+    def unused_components(self) -> set[str]:
+        """Components that never reach a sentence vector: the pooler, and the layers above
+        the pooled one. They stay frozen, out of the optimiser and out of trainable counts."""
+        above = range(self.encoder.top_layer + 1, self.encoder.num_layers + 1)
+        return {"pooler", *(f"layer.{k}" for k in above)}
+
+    def freeze_unused(self) -> None:
+        unused = self.unused_components()
+        for name, parameter in self.named_parameters():
+            if self.component(name) in unused:
+                parameter.requires_grad = False
+
     def parameter_report(self) -> pd.DataFrame:
-        """Parameters per component (embeddings, each layer, pooler, each head)."""
+        """Parameters per component (embeddings, each layer, pooler, each head); ``used``
+        is False for components no pooling reads (always frozen)."""
         counts: dict[str, list[int]] = {}
         for name, parameter in self.named_parameters():
-            total, trainable = counts.setdefault(component_of(name), [0, 0])
-            counts[component_of(name)] = [total + parameter.numel(),
-                                          trainable + parameter.numel() * parameter.requires_grad]
+            total, trainable = counts.setdefault(self.component(name), [0, 0])
+            counts[self.component(name)] = [
+                total + parameter.numel(), trainable + parameter.numel() * parameter.requires_grad]
+        unused = self.unused_components()
         frame = pd.DataFrame(
-            [(name, total, trainable) for name, (total, trainable) in counts.items()],
-            columns=["component", "parameters", "trainable"],
+            [(name, total, trainable, name not in unused)
+             for name, (total, trainable) in counts.items()],
+            columns=["component", "parameters", "trainable", "used"],
         )
-        frame.loc[len(frame)] = ["total", frame["parameters"].sum(), frame["trainable"].sum()]
+        frame.loc[len(frame)] = ["total", frame["parameters"].sum(), frame["trainable"].sum(),
+                                 bool(frame["used"].all())]
         return frame.set_index("component")
 
     # ----------------------------------------------------------------- save and load
@@ -194,74 +218,21 @@ class MultiTaskModel(nn.Module):
         }
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write the model to ``directory`` atomically: a crash leaves the old or nothing.
-
-        Files go to a temporary sibling directory that is renamed into place at the end.
-        """
+        """Write the model to ``directory`` atomically: a crash leaves the old or nothing."""
         if self.encoder.quantize is not None:
             raise ValueError("save(): a quantized encoder cannot be saved; save the fp32 "
                              "model and quantize after loading")
-        target = Path(directory)
-        if target.exists() and not target.is_dir():
-            raise ValueError(f"save(): {str(target)!r} is a file; expected a directory")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            state = {name: tensor.detach().cpu().contiguous()
-                     for name, tensor in self.state_dict().items()}
-            save_file(state, staging / WEIGHTS_FILE)
-            self.encoder.backbone.config.save_pretrained(staging / BACKBONE_DIR)
-            self.encoder.tokenizer.save_pretrained(staging / TOKENIZER_DIR)
-            (staging / CONFIG_FILE).write_text(json.dumps(self.config(), indent=2))
-            if target.exists():
-                retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-                target.rename(retired / target.name)
-                staging.rename(target)
-                shutil.rmtree(retired)
-            else:
-                staging.rename(target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return target
+        return saving.save_model(self, self.config(), directory)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> MultiTaskModel:
         """Rebuild a saved model; raise clearly if it is not one or does not match."""
-        source = Path(directory)
-        config_path = source / CONFIG_FILE
-        if not config_path.is_file():
-            raise ValueError(f"load(): {str(source)!r} is not a saved MultiTaskModel "
-                             f"(no {CONFIG_FILE})")
-        config = json.loads(config_path.read_text())
-        if config.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"load(): {str(source)!r} has format version "
-                             f"{config.get('format_version')!r}; expected {FORMAT_VERSION}")
-        weights = source / WEIGHTS_FILE
-        if not weights.is_file():
-            raise ValueError(f"load(): {str(source)!r} has no {WEIGHTS_FILE}")
-        backbone = AutoModel.from_config(AutoConfig.from_pretrained(source / BACKBONE_DIR))
-        tokenizer = AutoTokenizer.from_pretrained(source / TOKENIZER_DIR)
+        config, weights, backbone, tokenizer = saving.read_saved(directory, FORMAT_VERSION)
         encoder = SentenceEncoder(
             backbone, tokenizer, config["pooling"], config["layer"], config["normalize"],
             config["max_length"], config["backbone"] or str(default_model_path()),
         )
         tasks = [TaskSpec(task["name"], tuple(task["labels"])) for task in config["tasks"]]
         model = cls(encoder, tasks, config["head"], config["hidden"], config["dropout"])
-        model.load_weights(load_file(weights), origin=str(weights))
+        saving.load_weights(model, load_file(weights), origin=str(weights))
         return model.eval()
-
-    def load_weights(self, state: dict[str, torch.Tensor], origin: str) -> None:
-        """Load a state dict, naming missing, unexpected and mis-shaped tensors."""
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        mis_shaped = [f"{name} {tuple(state[name].shape)} vs {tuple(own[name].shape)}"
-                      for name in sorted(set(own) & set(state))
-                      if state[name].shape != own[name].shape]
-        if missing or unexpected or mis_shaped:
-            raise ValueError(
-                f"load(): the weights in {origin} do not match this model's config "
-                f"(another backbone, task or label set?): missing {missing[:5]}, "
-                f"unexpected {unexpected[:5]}, shape mismatch {mis_shaped[:5]}")
-        self.load_state_dict(state)

@@ -13,6 +13,8 @@ switches attention to eager. See ``benchmarks/encode_throughput.py``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -31,10 +33,20 @@ def quantize_backbone(backbone: nn.Module, mode: str | None) -> nn.Module:
         return backbone.to(torch.bfloat16)
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-    if "fbgemm" in torch.backends.quantized.supported_engines:
-        torch.backends.quantized.engine = "fbgemm"
-
     backbone.set_attn_implementation("eager")
-    with warnings.catch_warnings():  # torch.ao prints a deprecation notice on every call
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(), _quantized_engine("fbgemm"):
+        warnings.simplefilter("ignore")  # torch.ao prints a deprecation notice on every call
         return quantize_dynamic(backbone, {nn.Linear: per_channel_dynamic_qconfig})
+
+
+@contextmanager
+def _quantized_engine(engine: str) -> Iterator[None]:
+    """Pack weights for ``engine`` (where PyTorch has it), then restore the process's
+    engine: the packed weights keep their own kernels, so nothing else changes."""
+    previous = torch.backends.quantized.engine
+    if engine in torch.backends.quantized.supported_engines:
+        torch.backends.quantized.engine = engine
+    try:
+        yield
+    finally:
+        torch.backends.quantized.engine = previous

@@ -1,7 +1,9 @@
-"""Process-wide settings every notebook and test wants: quiet libraries, seeds, threads.
+"""Process-wide settings, changed only when a caller opts in.
 
-Kept in one place so a notebook needs one call (``seed_everything``) and nbval sees the
-same stderr and the same numbers on every run.
+Importing ``helpers`` or calling a library function leaves thread counts, logging levels
+and progress bars as they were. Notebooks and tests call ``notebook_setup()`` once:
+quiet libraries (nbval compares stderr) and a fixed thread count (float sums are reduced
+in another order with another number of threads, so the last digits would move).
 """
 
 from __future__ import annotations
@@ -12,33 +14,37 @@ import random
 import numpy as np
 import torch
 
-DEFAULT_THREADS = 2
+NOTEBOOK_THREADS = 2
 
 
 def quiet_libraries() -> None:
-    """Silence download/loading progress bars and info logs (nbval compares stderr)."""
+    """Silence download/loading progress bars and info logs of the Hugging Face libraries."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
     from huggingface_hub.utils import disable_progress_bars
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     disable_progress_bars()
-    try:
-        import datasets
-
-        datasets.disable_progress_bars()
-        datasets.logging.set_verbosity_error()
-    except ImportError:  # datasets is optional for encoder-only use
-        pass
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
 
 
-def seed_everything(seed: int = 0, threads: int | None = DEFAULT_THREADS) -> int:
-    """Seed Python, NumPy and PyTorch and fix the CPU thread count.
+def notebook_setup(seed: int = 0, threads: int | None = NOTEBOOK_THREADS) -> int:
+    """The one opt-in call of a notebook or test session: quiet libraries, ``threads``
+    CPU threads (None leaves torch's choice), everything seeded. Returns the seed."""
+    quiet_libraries()
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"notebook_setup(): threads must be a positive int or None, "
+                             f"got {threads!r}")
+        torch.set_num_threads(threads)
+    return seed_everything(seed)
 
-    Fixing threads matters as much as the seed: float sums are reduced in a
-    different order with a different number of threads, so the last digits move.
-    """
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python, NumPy and PyTorch (CPU and every GPU); nothing else changes."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed_everything(): seed must be an int, got {seed!r}")
     random.seed(seed)
@@ -46,6 +52,4 @@ def seed_everything(seed: int = 0, threads: int | None = DEFAULT_THREADS) -> int
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-    if threads is not None:
-        torch.set_num_threads(threads)
     return seed

@@ -19,6 +19,7 @@ from .data import TaskSpec, infer_tasks, load_sentences
 from .encoder import SentenceEncoder
 from .experiments import run_strategy, split_metrics
 from .multitask import MultiTaskModel
+from .runtime import quiet_libraries
 from .training import TrainConfig
 
 TOP_LEVEL = {"model": None, "pooling": "mean", "layer": -1, "normalize": True,
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", required=True, help="JSON file (see configs/example.json)")
     parser.add_argument("--output-dir", help="overrides the config's output_dir")
     args = parser.parse_args(argv)
+    quiet_libraries()  # a command owns its process: keep its output to the result
     config = read_config(args.config)
     if args.output_dir:
         config["output_dir"] = args.output_dir

@@ -12,7 +12,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from transformers import AutoTokenizer, BertConfig, BertModel  # noqa: E402
 
-from helpers import SentenceEncoder, default_model_path, seed_everything  # noqa: E402
+from helpers import SentenceEncoder, default_model_path, notebook_setup, seed_everything  # noqa: E402
+
+notebook_setup()  # the tests opt in: quiet libraries, 2 threads, seeded
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"

@@ -43,8 +43,8 @@ def test_command_line_trains_tiny_model(tmp_path, tiny_model_dir, small_data, la
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert set(metrics["test"]) == {"topic accuracy", "topic macro-F1", "sentiment accuracy",
-                                    "sentiment macro-F1"}
+    assert set(metrics["test"]) == {"test/topic/accuracy", "test/topic/macro_f1",
+                                    "test/sentiment/accuracy", "test/sentiment/macro_f1"}
     assert printed["test"] == metrics["test"]
     assert len(metrics["history"]["epochs"]) == 1
     model = MultiTaskModel.load(tmp_path / "run" / "model")

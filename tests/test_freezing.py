@@ -7,7 +7,7 @@ from helpers import SentenceEncoder
 from helpers.data import SENTENCE_TASKS
 from helpers.freezing import GradualUnfreezer, freeze, trainable_report
 from helpers.multitask import MultiTaskModel
-from helpers.training import TrainConfig, train
+from helpers.training import GradualUnfreezing, TrainConfig, train
 
 
 @pytest.fixture
@@ -25,16 +25,18 @@ def sizes(model):
 
 @pytest.mark.parametrize(("strategy", "frozen"), [
     ("none", set()),
-    ("all", {"embeddings", "layer.0", "layer.1", "pooler", "head:topic", "head:sentiment"}),
-    ("backbone", {"embeddings", "layer.0", "layer.1", "pooler"}),
+    ("all", {"embeddings", "layer.1", "layer.2", "head:topic", "head:sentiment"}),
+    ("backbone", {"embeddings", "layer.1", "layer.2"}),
     ("embeddings", {"embeddings"}),
-    ("bottom:1", {"embeddings", "layer.0"}),
+    ("bottom:1", {"embeddings", "layer.1"}),
+    ("gradual:3", {"embeddings", "layer.1", "layer.2"}),
     ("head:sentiment", {"head:sentiment"}),
     (["embeddings", "head:topic"], {"embeddings", "head:topic"}),
 ])
 def test_trainable_counts_match_component_sizes(model, strategy, frozen):
     freeze(model, strategy)
     counts, full = trainable(model), sizes(model)
+    frozen = frozen | {"pooler"}  # no pooling mode reads it: frozen whatever the strategy
     for component in full:
         if component == "total":
             continue
@@ -50,6 +52,10 @@ def test_unknown_strategies_list_the_valid_ones(model):
         freeze(model, "head:intent")
     with pytest.raises(ValueError, match="asks for 5 layers but the encoder has 2"):
         freeze(model, "bottom:5")
+    with pytest.raises(ValueError, match="'gradual:0' needs a step count"):
+        freeze(model, "gradual:0")
+    with pytest.raises(ValueError, match="more than one gradual:N"):
+        freeze(model, ["gradual:2", "gradual:3"])
 
 
 def test_training_with_nothing_trainable_says_so(model):
@@ -62,7 +68,7 @@ def test_training_with_nothing_trainable_says_so(model):
 
 
 def test_frozen_parameters_unchanged_and_without_gradient(model, small_data):
-    freeze(model, ["bottom:1", "head:topic"])
+    freeze(model, ["bottom:1", "head:topic"])  # embeddings and block 1 (module layer.0)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     train(model, small_data, TrainConfig(epochs=1, batch_size=8, lr=1e-2, head_lr=1e-2,
                                          progress=False, grad_conflict=False))
@@ -86,17 +92,32 @@ def test_gradual_unfreezing_one_layer_per_stage_top_first(model):
         thawed = unfreezer.maybe_advance("step", step)
         history.append(thawed)
         counts = trainable(model)
-        history.append(tuple(c for c in ("layer.1", "layer.0", "embeddings") if counts[c] > 0))
+        history.append(tuple(c for c in ("layer.2", "layer.1", "embeddings") if counts[c] > 0))
     assert history == [
-        None, (), "layer.1", ("layer.1",), None, ("layer.1",),
-        "layer.0", ("layer.1", "layer.0"), None, ("layer.1", "layer.0"),
-        "embeddings", ("layer.1", "layer.0", "embeddings"), None,
-        ("layer.1", "layer.0", "embeddings"), None, ("layer.1", "layer.0", "embeddings"),
+        None, (), "layer.2", ("layer.2",), None, ("layer.2",),
+        "layer.1", ("layer.2", "layer.1"), None, ("layer.2", "layer.1"),
+        "embeddings", ("layer.2", "layer.1", "embeddings"), None,
+        ("layer.2", "layer.1", "embeddings"), None, ("layer.2", "layer.1", "embeddings"),
     ]
+    assert unfreezer.stages().to_dict("list") == {"after step": [2, 4, 6],
+                                                  "thaws": ["layer.2", "layer.1", "embeddings"]}
 
 
 def test_gradual_unfreezing_inside_training(model, small_data):
-    unfreezer = GradualUnfreezer(model, every=1, unit="epoch")
+    callback = GradualUnfreezing(model, every=1, unit="epoch")
     history = train(model, small_data, TrainConfig(epochs=2, batch_size=8, progress=False,
-                                                   grad_conflict=False), unfreezer=unfreezer)
-    assert [row.get("unfrozen") for row in history.epochs] == ["layer.1", "layer.0"]
+                                                   grad_conflict=False), [callback])
+    assert [row.get("unfrozen") for row in history.epochs] == ["layer.2", "layer.1"]
+
+
+def test_gradual_strategy_through_the_one_parser(model, small_data):
+    """``gradual:N`` is a strategy like the others: freeze() starts it, training thaws it."""
+    from helpers.experiments import unfreezing_callbacks
+
+    freeze(model, "gradual:2")
+    assert trainable(model)["layer.2"] == 0
+    callbacks = unfreezing_callbacks(model, "gradual:2")
+    history = train(model, small_data, TrainConfig(epochs=1, batch_size=8, progress=False,
+                                                   grad_conflict=False), callbacks)
+    assert [row.get("unfrozen") for row in history.steps] == [None, "layer.2", None]
+    assert unfreezing_callbacks(model, "bottom:1") == []

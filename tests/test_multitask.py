@@ -43,7 +43,8 @@ def test_predict_and_frame(model):
 
 def test_parameter_report_adds_up(model):
     report = model.parameter_report()
-    assert list(report.index[:4]) == ["embeddings", "layer.0", "layer.1", "pooler"]
+    assert list(report.index[:4]) == ["embeddings", "layer.1", "layer.2", "pooler"]
+    assert not report.loc["pooler", "used"] and report.loc["pooler", "trainable"] == 0
     assert report.loc["total", "parameters"] == sum(p.numel() for p in model.parameters())
     assert report.loc["head:topic", "parameters"] == 32 * 16 + 16 + 16 * 5 + 5
 
@@ -86,12 +87,12 @@ def test_checkpoint_from_another_model_is_rejected(tmp_path, model, tiny_model_d
 
 
 def test_interrupted_save_leaves_nothing_loadable(model, tmp_path, monkeypatch):
-    import helpers.multitask as multitask
+    import helpers.saving as saving
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(multitask, "save_file", crash)
+    monkeypatch.setattr(saving, "save_file", crash)
     with pytest.raises(KeyboardInterrupt):
         model.save(tmp_path / "half")
     assert list(tmp_path.iterdir()) == []

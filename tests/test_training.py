@@ -27,8 +27,9 @@ def test_same_seed_same_history(tiny_model_dir, small_data):
     second = train(fresh_model(tiny_model_dir), small_data, config)
     assert first.steps == second.steps and first.epochs == second.epochs
     assert len(first.steps) == 2 * 3  # 24 rows / batch 8, two epochs
-    assert {"val_topic_accuracy", "val_sentiment_macro_f1", "grad_conflict"} <= set(
-        first.epochs[0])
+    assert {"validation/topic/accuracy", "validation/sentiment/macro_f1",
+            "validation/mean/accuracy", "train/loss", "grad_conflict"} <= set(first.epochs[0])
+    assert {"train/loss", "train/topic/loss", "lr/layer.2"} <= set(first.steps[0])
     assert -1 <= first.epochs[0]["grad_conflict"] <= 1
 
 
@@ -50,18 +51,22 @@ def test_partly_labelled_rows_train(tiny_model_dir, small_data):
         lambda row, i: {"sentiment": None if i % 2 else row["sentiment"]}, with_indices=True)
     data = DatasetDict({"train": train_part, "validation": small_data["validation"]})
     history = train(fresh_model(tiny_model_dir), data, TrainConfig(epochs=1, **FAST))
-    assert np.isfinite(history.steps[-1]["loss"])
+    assert np.isfinite(history.steps[-1]["train/loss"])
 
 
 def test_one_data_set_per_task_with_sampling(tiny_model_dir, small_data):
     per_task = {"topic": small_data.remove_columns("sentiment"),
                 "sentiment": DatasetDict({"train": small_data["train"].select(range(8))
+                                          .remove_columns("topic"),
+                                          "validation": small_data["validation"]
                                           .remove_columns("topic")})}
     history = train(fresh_model(tiny_model_dir), per_task,
                     TrainConfig(epochs=1, sampling="round_robin", **FAST))
-    losses = [set(k for k in row if k.endswith("_loss")) for row in history.steps]
-    assert losses[:2] == [{"topic_loss"}, {"sentiment_loss"}]
-    assert "val_topic_accuracy" in history.epochs[0]
+    losses = [{k for k in row if k.endswith("/loss") and k != "train/loss"}
+              for row in history.steps]
+    assert losses[:2] == [{"train/topic/loss"}, {"train/sentiment/loss"}]
+    assert "validation/topic/accuracy" in history.epochs[0]
+    assert "validation/mean/accuracy" in history.epochs[0]
 
 
 def test_source_sampling_schedules():
@@ -91,18 +96,18 @@ def test_cached_frozen_encoder_equals_uncached(tiny_model_dir, small_data):
         results.append((history, model.heads.state_dict()))
     (cached, heads_a), (plain, heads_b) = results
     for row_a, row_b in zip(cached.steps, plain.steps, strict=True):
-        assert row_a["loss"] == pytest.approx(row_b["loss"], abs=1e-5)
+        assert row_a["train/loss"] == pytest.approx(row_b["train/loss"], abs=1e-5)
     for name in heads_a:
         assert torch.allclose(heads_a[name], heads_b[name], atol=1e-5)
 
 
 def test_best_checkpoint_saved_and_restored(tiny_model_dir, small_data, tmp_path):
     model = fresh_model(tiny_model_dir)
-    config = TrainConfig(epochs=3, metric="mean_loss", checkpoint_dir=str(tmp_path),
+    config = TrainConfig(epochs=3, metric="mean/loss", checkpoint_dir=str(tmp_path),
                          head_lr=0.05, **FAST)
     history = train(model, small_data, config)
     assert (tmp_path / "best" / "model.safetensors").is_file()
-    losses = [row["val_mean_loss"] for row in history.epochs]
+    losses = [row["validation/mean/loss"] for row in history.epochs]
     assert history.best_metric == min(losses)
     assert history.best_epoch == losses.index(min(losses)) + 1
     restored = MultiTaskModel.load(tmp_path / "best")
@@ -113,16 +118,15 @@ def test_best_checkpoint_saved_and_restored(tiny_model_dir, small_data, tmp_path
 def test_early_stopping(tiny_model_dir, small_data):
     history = train(fresh_model(tiny_model_dir), small_data,
                     TrainConfig(epochs=10, lr=1e-9, head_lr=1e-9, patience=1,
-                                metric="mean_accuracy", **FAST))
+                                metric="mean/accuracy", **FAST))
     assert history.stopped_early and len(history.epochs) < 10
 
 
 def test_bad_config():
     with pytest.raises(ValueError, match="unknown sampling 'random'"):
         TrainConfig(sampling="random")
-    with pytest.raises(ValueError, match="unknown loss weighting 'gradnorm'"):
-        from helpers.weighting import make_weighting
-        make_weighting("gradnorm", ["topic"])
+    with pytest.raises(ValueError, match="unknown loss_weighting 'gradnorm'"):
+        TrainConfig(loss_weighting="gradnorm")
     with pytest.raises(ValueError, match="loss weights name unknown task"):
         from helpers.weighting import FixedWeighting
         FixedWeighting(["topic"], {"intent": 2.0})
@@ -133,5 +137,5 @@ def test_bf16_mixed_precision_after_a_full_precision_run(tiny_model_dir, small_d
     train(fresh_model(tiny_model_dir), small_data, TrainConfig(epochs=1, **FAST))
     history = train(fresh_model(tiny_model_dir), small_data,
                     TrainConfig(epochs=1, mixed_precision="bf16", grad_accumulation=2, **FAST))
-    assert np.isfinite(history.epochs[0]["train_loss"])
+    assert np.isfinite(history.epochs[0]["train/loss"])
     assert len(history.steps) == 2  # 3 batches, accumulated in pairs: 2 optimiser updates

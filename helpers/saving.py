@@ -1,0 +1,93 @@
+"""Saving and loading a model directory atomically, with errors that name the mismatch.
+
+A saved model is: safetensors weights, a JSON config, the backbone's own config and its
+tokenizer, so it reloads offline whatever backbone it was fine-tuned from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+CONFIG_FILE, WEIGHTS_FILE = "multitask_config.json", "model.safetensors"
+BACKBONE_DIR, TOKENIZER_DIR = "backbone", "tokenizer"
+
+
+def save_model(model: nn.Module, config: dict, directory: str | os.PathLike) -> Path:
+    """Write ``model`` (with ``.encoder``) and ``config`` to ``directory``.
+
+    Files go to a temporary sibling directory that is renamed into place at the end, so a
+    crash leaves the old directory or nothing, never half a checkpoint.
+    """
+    target = Path(directory)
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"save(): {str(target)!r} is a file; expected a directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        state = {name: tensor.detach().cpu().contiguous()
+                 for name, tensor in model.state_dict().items()}
+        save_file(state, staging / WEIGHTS_FILE)
+        model.encoder.backbone.config.save_pretrained(staging / BACKBONE_DIR)
+        model.encoder.tokenizer.save_pretrained(staging / TOKENIZER_DIR)
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+        _replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _replace(staging: Path, target: Path) -> None:
+    """Move ``staging`` to ``target``, retiring an existing ``target`` only once it is safe."""
+    if not target.exists():
+        staging.rename(target)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+    target.rename(retired / target.name)
+    staging.rename(target)
+    shutil.rmtree(retired)
+
+
+def read_saved(directory: str | os.PathLike, format_version: int
+               ) -> tuple[dict, Path, nn.Module, object]:
+    """(config, weights file, backbone with random weights, tokenizer) of a saved model."""
+    source = Path(directory)
+    config_path = source / CONFIG_FILE
+    if not config_path.is_file():
+        raise ValueError(f"load(): {str(source)!r} is not a saved MultiTaskModel "
+                         f"(no {CONFIG_FILE})")
+    config = json.loads(config_path.read_text())
+    if config.get("format_version") != format_version:
+        raise ValueError(f"load(): {str(source)!r} has format version "
+                         f"{config.get('format_version')!r}; expected {format_version}")
+    weights = source / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ValueError(f"load(): {str(source)!r} has no {WEIGHTS_FILE}")
+    backbone = AutoModel.from_config(AutoConfig.from_pretrained(source / BACKBONE_DIR))
+    tokenizer = AutoTokenizer.from_pretrained(source / TOKENIZER_DIR)
+    return config, weights, backbone, tokenizer
+
+
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
+    """Load a state dict, naming missing, unexpected and mis-shaped tensors."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mis_shaped = [f"{name} {tuple(state[name].shape)} vs {tuple(own[name].shape)}"
+                  for name in sorted(set(own) & set(state))
+                  if state[name].shape != own[name].shape]
+    if missing or unexpected or mis_shaped:
+        raise ValueError(
+            f"load(): the weights in {origin} do not match this model's config "
+            f"(another backbone, task or label set?): missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}, shape mismatch {mis_shaped[:5]}")
+    model.load_state_dict(state)

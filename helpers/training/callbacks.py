@@ -1,0 +1,171 @@
+"""Callbacks: what happens at named points of the loop, outside the loop.
+
+The protocol (every method optional; subclass ``Callback`` and override what you need):
+
+- ``on_train_begin(state)``: after setup, before the first batch;
+- ``on_step_end(state)``: after each optimiser update (``state.step``, ``state.batch``,
+  ``state.losses``; ``state.history.steps[-1]`` is this step's row, add keys to it);
+- ``on_epoch_end(state)``: after evaluation (``state.record`` is the epoch's row, with
+  ``validation/...`` metrics; add keys to it, set ``state.should_stop`` to end training);
+- ``on_train_end(state)``: after the last epoch (e.g. restore the best weights).
+
+``changes_trainable = True`` tells the loop a callback unfreezes parameters, so sentence
+vectors of a frozen encoder must not be cached.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_file
+
+from ..freezing import GradualUnfreezer
+from ..multitask import WEIGHTS_FILE, MultiTaskModel
+from ..weighting import task_gradients, task_losses
+from .config import TrainConfig
+from .evaluation import forward_batch, lower_is_better, metric_name
+from .history import History
+
+
+@dataclass
+class TrainState:
+    """What callbacks see: the (unwrapped) model, config, counters and the history."""
+
+    model: MultiTaskModel
+    config: TrainConfig
+    accelerator: Accelerator
+    history: History
+    epoch: int = 0
+    step: int = 0
+    batch: dict | None = None
+    losses: dict[str, torch.Tensor] = field(default_factory=dict)
+    record: dict = field(default_factory=dict)
+    should_stop: bool = False
+
+
+class Callback:
+    """No-op base: override the events you need."""
+
+    changes_trainable = False
+
+    def on_train_begin(self, state: TrainState) -> None: ...
+
+    def on_step_end(self, state: TrainState) -> None: ...
+
+    def on_epoch_end(self, state: TrainState) -> None: ...
+
+    def on_train_end(self, state: TrainState) -> None: ...
+
+
+class GradualUnfreezing(Callback):
+    """Heads first, then one more layer from the top every ``every`` steps (or epochs)."""
+
+    changes_trainable = True
+
+    def __init__(self, model: MultiTaskModel, every: int, unit: str = "step") -> None:
+        self.unfreezer = GradualUnfreezer(model, every, unit)
+
+    def on_train_begin(self, state: TrainState) -> None:
+        if state.accelerator.num_processes > 1:
+            raise ValueError("gradual unfreezing needs a single process: DistributedDataParallel "
+                             "fixes the trainable parameters when it wraps the model")
+        self.unfreezer.start()
+
+    def on_step_end(self, state: TrainState) -> None:
+        if thawed := self.unfreezer.maybe_advance("step", state.step):
+            state.history.steps[-1]["unfrozen"] = thawed
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        if thawed := self.unfreezer.maybe_advance("epoch", state.epoch):
+            state.record["unfrozen"] = thawed
+
+
+class GradientConflictProbe(Callback):
+    """Each epoch: cosine between the tasks' gradients on the shared, trainable encoder,
+    on fixed probe batches, dropout off. Negative = the tasks pull the encoder apart."""
+
+    def __init__(self, batches: dict[str, dict]) -> None:
+        self.batches = batches
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        state.record["grad_conflict"] = gradient_conflict(state.model, self.batches)
+
+
+def gradient_conflict(model: MultiTaskModel, batches: dict[str, dict]) -> float:
+    """Cosine of two tasks' loss gradients on the trainable encoder parameters; NaN when
+    the encoder is frozen or fewer than two tasks have a probe batch."""
+    shared = [p for p in model.encoder.parameters() if p.requires_grad]
+    if not shared or len(batches) < 2:
+        return math.nan
+    device, was_training = shared[0].device, model.training
+    model.eval()
+    gradients = []
+    for task, batch in batches.items():
+        inputs = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+        losses = task_losses(forward_batch(model, inputs),
+                             {task: batch["labels"][task].to(device)})
+        gradients.extend(task_gradients(losses, shared, keep_graph=False).values())
+    model.train(was_training)
+    return float(torch.nn.functional.cosine_similarity(gradients[0], gradients[1], dim=0))
+
+
+class BestModel(Callback):
+    """Track ``config.metric`` on the evaluation split; keep the best weights (in memory,
+    or in ``checkpoint_dir/best``, written by the main process only) and restore them."""
+
+    def __init__(self) -> None:
+        self.state_dict: dict[str, torch.Tensor] | None = None
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        value = state.record.get(metric_name(state.config.eval_split, *_task_kind(state)))
+        history = state.history
+        if value is None or not _improves(float(value), history.best_metric, state.config.metric):
+            return
+        history.best_epoch, history.best_metric = state.epoch, float(value)
+        if state.config.checkpoint_dir:
+            if state.accelerator.is_main_process:
+                state.model.save(Path(state.config.checkpoint_dir) / "best")
+            state.accelerator.wait_for_everyone()
+        else:
+            self.state_dict = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
+
+    def on_train_end(self, state: TrainState) -> None:
+        if state.history.best_epoch is None:
+            return
+        if state.config.checkpoint_dir:
+            self.state_dict = load_file(Path(state.config.checkpoint_dir) / "best" / WEIGHTS_FILE)
+        state.model.load_state_dict(self.state_dict)
+
+
+class EarlyStopping(Callback):
+    """Stop after ``patience`` epochs in a row without a new best ``config.metric``."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience, self.best, self.stale = patience, None, 0
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        value = state.record.get(metric_name(state.config.eval_split, *_task_kind(state)))
+        if value is None:
+            return
+        if _improves(float(value), self.best, state.config.metric):
+            self.best, self.stale = float(value), 0
+            return
+        self.stale += 1
+        if self.stale >= self.patience:
+            state.should_stop = state.history.stopped_early = True
+
+
+def _task_kind(state: TrainState) -> tuple[str, str]:
+    task, kind = state.config.metric.split("/")
+    return task, kind
+
+
+def _improves(value: float, best: float | None, metric: str) -> bool:
+    if best is None or math.isnan(best):
+        return not math.isnan(value)
+    return value < best if lower_is_better(metric) else value > best
+

@@ -1,0 +1,89 @@
+"""``TrainConfig``: every setting of a run, each checked when the config is built.
+
+A typo is an error here, never a silent no-op later: an unknown metric lists the metric
+names, early stopping without an evaluation split is refused, and so on. Checks that
+need the model or the data (does the metric's task exist? is ``eval_split`` a split?)
+run at the start of ``train``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..optim import SCHEDULES
+from ..validation import check_choice, check_positive_int
+from ..weighting import WEIGHTINGS
+from .evaluation import parse_metric
+from .mixture import SAMPLINGS
+
+PRECISIONS = ("no", "bf16", "fp16")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that shapes a run; saved next to checkpoints for the record."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 5e-5                 # the top used encoder layer; layer k: lr * decay**(T-k)
+    layer_decay: float = 1.0         # 1.0 = one flat rate for the whole encoder
+    head_lr: float | None = 1e-3     # None = lr
+    weight_decay: float = 0.01
+    schedule: str = "linear"         # linear | cosine | constant (all after warm-up)
+    warmup_ratio: float = 0.1
+    sampling: str = "proportional"   # for one data set per task
+    temperature: float = 2.0
+    loss_weighting: str = "fixed"    # fixed | uncertainty | pcgrad
+    loss_weights: dict[str, float] | None = None  # fixed weights; None = equal
+    grad_clip: float | None = 1.0
+    grad_accumulation: int = 1
+    mixed_precision: str = "no"      # no | bf16 | fp16 (fp16 needs a GPU)
+    seed: int = 0
+    eval_split: str | None = "validation"  # None = no evaluation during training
+    metric: str = "mean/accuracy"    # TASK/KIND for best epoch and early stopping
+    patience: int | None = None      # epochs without improvement before stopping
+    checkpoint_dir: str | None = None
+    cache_frozen_encoder: bool = True
+    grad_conflict: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        where = "TrainConfig"
+        for name in ("epochs", "batch_size", "grad_accumulation"):
+            check_positive_int(getattr(self, name), name, where)
+        if self.patience is not None:
+            check_positive_int(self.patience, "patience", where)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise TypeError(f"{where}: seed must be an int, got {self.seed!r}")
+        check_choice(self.sampling, SAMPLINGS, "sampling", where)
+        check_choice(self.schedule, SCHEDULES, "schedule", where)
+        check_choice(self.mixed_precision, PRECISIONS, "mixed_precision", where)
+        check_choice(self.loss_weighting, WEIGHTINGS, "loss_weighting", where)
+        self._check_numbers(where)
+        parse_metric(self.metric, where)
+        if self.loss_weights is not None and self.loss_weighting != "fixed":
+            raise ValueError(f"{where}: loss_weights apply to loss_weighting='fixed' only, "
+                             f"not {self.loss_weighting!r}")
+        if self.eval_split is None and (self.patience is not None or self.checkpoint_dir):
+            raise ValueError(f"{where}: patience and checkpoint_dir choose epochs by "
+                             f"{self.metric!r} on an evaluation split, but eval_split is None")
+
+    def _check_numbers(self, where: str) -> None:
+        """Rates positive, ratios in range; NaN fails every comparison, so it fails here."""
+        positive = {"lr": self.lr, "temperature": self.temperature}
+        if self.head_lr is not None:
+            positive["head_lr"] = self.head_lr
+        if self.grad_clip is not None:
+            positive["grad_clip"] = self.grad_clip
+        for name, value in positive.items():
+            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{where}: {name} must be a number > 0, got {value!r}")
+        if not 0 < self.layer_decay <= 1:
+            raise ValueError(f"{where}: layer_decay must be in (0, 1], got {self.layer_decay}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"{where}: warmup_ratio must be in [0, 1), "
+                             f"got {self.warmup_ratio}")
+        if not 0 <= self.weight_decay < 1:
+            raise ValueError(f"{where}: weight_decay must be in [0, 1), "
+                             f"got {self.weight_decay}")

@@ -1,0 +1,126 @@
+"""Where each training batch comes from: one source per data set, mixed by a sampling rule.
+
+A joint ``DatasetDict`` (every row labelled for one or more tasks) is one source; a
+``{task: data set}`` mapping is one source per task. The ``TaskMixture`` is built from the
+loaders *after* ``accelerator.prepare``, so an epoch is one pass over this process's
+shard: with N processes each draws about 1/N of the batches, and every process draws
+from the same source at the same step (the schedule is seeded, not per process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from datasets import Dataset, DatasetDict
+from torch.utils.data import DataLoader
+
+from ..data import TaskSpec, get_split
+from ..multitask import MultiTaskModel
+
+SAMPLINGS = ("proportional", "round_robin", "temperature")
+TrainData = DatasetDict | Mapping[str, Dataset | DatasetDict]
+
+
+@dataclass
+class Source:
+    """One stream of training batches: a data set and the tasks it is labelled for."""
+
+    name: str
+    train: Dataset
+    evaluation: Dataset | None
+    tasks: tuple[TaskSpec, ...]
+
+
+def _evaluation_split(part: DatasetDict, split: str | None, name: str) -> Dataset | None:
+    if split is None:
+        return None
+    if split not in part:
+        raise ValueError(f"train(): eval_split {split!r} is not a split of the data for "
+                         f"{name!r} (splits: {list(part)}); set TrainConfig(eval_split=None) "
+                         f"to train without evaluation")
+    return get_split(part, split)
+
+
+def sources_of(model: MultiTaskModel, data: TrainData, eval_split: str | None) -> list[Source]:
+    """A joint ``DatasetDict`` is one source; a ``{task: data set}`` mapping is one each."""
+    if isinstance(data, DatasetDict):
+        columns = get_split(data, "train").column_names
+        present = tuple(t for t in model.tasks if t.name in columns)
+        if not present:
+            raise ValueError(f"train(): the data has no column for any task {model.task_names}")
+        return [Source("all", data["train"], _evaluation_split(data, eval_split, "all"),
+                       present)]
+    if not isinstance(data, Mapping) or not data:
+        raise TypeError("train(): data must be a DatasetDict or a non-empty "
+                        "{task: Dataset or DatasetDict} mapping")
+    sources = []
+    for task_name, part in data.items():
+        task = model.task(task_name)
+        if isinstance(part, DatasetDict):
+            train_part = get_split(part, "train")
+            evaluation = _evaluation_split(part, eval_split, task_name)
+        elif eval_split is not None:
+            raise ValueError(f"train(): the data for {task_name!r} is a single Dataset, so it "
+                             f"has no {eval_split!r} split; pass a DatasetDict or set "
+                             f"TrainConfig(eval_split=None)")
+        else:
+            train_part, evaluation = part, None
+        if len(train_part) == 0:
+            raise ValueError(f"train(): the data set for task {task_name!r} is empty")
+        sources.append(Source(task_name, train_part, evaluation, (task,)))
+    return sources
+
+
+def source_probabilities(sizes: Sequence[int], sampling: str, temperature: float
+                         ) -> np.ndarray:
+    """Proportional: p ∝ n; temperature: p ∝ n^(1/T) (T=1 proportional, T→∞ uniform)."""
+    weights = np.asarray(sizes, dtype=float) ** (1.0 / temperature
+                                                 if sampling == "temperature" else 1.0)
+    return weights / weights.sum()
+
+
+def source_schedule(sizes: Sequence[int], steps: int, sampling: str, temperature: float,
+                    seed: int) -> list[int]:
+    """Which source each step of an epoch draws its batch from."""
+    if sampling == "round_robin":
+        return [step % len(sizes) for step in range(steps)]
+    rng = np.random.default_rng(seed)
+    return rng.choice(len(sizes), size=steps, p=source_probabilities(
+        sizes, sampling, temperature)).tolist()
+
+
+def shuffled_loader(size: int, collate: Callable, batch_size: int, seed: int) -> DataLoader:
+    """Shuffled batches of row indices, turned into tensors by ``collate``."""
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(range(size), batch_size=batch_size, shuffle=True, generator=generator,
+                      collate_fn=collate)
+
+
+class TaskMixture:
+    """An epoch of ``(source index, batch)``: as many steps as the (prepared) loaders hold
+    batches, each drawn from a source picked by ``sampling``; a smaller source restarts
+    (new shuffle) when it runs out."""
+
+    def __init__(self, loaders: Sequence, sampling: str, temperature: float, seed: int):
+        self.loaders, self.sampling = list(loaders), sampling
+        self.temperature, self.seed = temperature, seed
+        self.batches = [len(loader) for loader in self.loaders]  # per process
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return sum(self.batches)
+
+    def epoch(self, epoch: int) -> Iterator[tuple[int, dict]]:
+        schedule = source_schedule(self.batches, self.steps_per_epoch, self.sampling,
+                                   self.temperature, self.seed + epoch)
+        iterators = [iter(loader) for loader in self.loaders]
+        for index in schedule:
+            try:
+                batch = next(iterators[index])
+            except StopIteration:
+                iterators[index] = iter(self.loaders[index])
+                batch = next(iterators[index])
+            yield index, batch
