@@ -53,3 +53,15 @@ def seed_everything(seed: int = 0) -> int:
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
     return seed
+
+
+def process_state():
+    """accelerate's view of this process (rank, count, main or not).
+
+    accelerate forms a CPU process group (gloo) only when asked for the CPU, so on a
+    machine without an accelerator we ask: then ``accelerate launch --num_processes N`` and
+    ``torchrun --nproc_per_node N`` give N ranks instead of N copies of one.
+    """
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.accelerator.is_available())

@@ -13,13 +13,11 @@ import os
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from accelerate import PartialState
-
 from .data import TaskSpec, infer_tasks, load_sentences
 from .encoder import SentenceEncoder
 from .experiments import run_strategy, split_metrics
 from .multitask import MultiTaskModel
-from .runtime import quiet_libraries
+from .runtime import process_state, quiet_libraries
 from .training import TrainConfig
 
 TOP_LEVEL = {"model": None, "pooling": "mean", "layer": -1, "normalize": True,
@@ -69,7 +67,7 @@ def run(config: dict) -> dict:
                in data else None, "seconds": seconds,
                "history": history.to_dict() if history else None,
                "train_config": asdict(train_config)}
-    if PartialState().is_main_process:
+    if process_state().is_main_process:
         output = Path(config["output_dir"])
         model.save(output / "model")
         staging = output / ".metrics.json.tmp"
@@ -88,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.output_dir:
         config["output_dir"] = args.output_dir
     metrics = run(config)
-    if PartialState().is_main_process:
+    if process_state().is_main_process:
         print(json.dumps({"test": metrics["test"], "seconds": round(metrics["seconds"], 1),
                           "output_dir": config["output_dir"]}, indent=2))
 

@@ -17,6 +17,8 @@ LAUNCHERS = {
                           "--num_processes", "1", "--num_machines", "1",
                           "--mixed_precision", "no", "--dynamo_backend", "no",
                           "-m", "helpers.train"],
+    "torchrun, 2 processes": [sys.executable, "-m", "torch.distributed.run",
+                              "--nproc_per_node", "2", "-m", "helpers.train"],
 }
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.distributed as dist
-from accelerate import Accelerator, DistributedDataParallelKwargs, PartialState
+from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.state import AcceleratorState
 from tqdm.auto import tqdm
 
@@ -24,7 +24,7 @@ from ..data import collate_fn
 from ..freezing import trainable_count
 from ..multitask import MultiTaskModel
 from ..optim import build_scheduler, layerwise_param_groups
-from ..runtime import seed_everything
+from ..runtime import process_state, seed_everything
 from ..weighting import make_weighting, task_losses
 from .callbacks import BestModel, Callback, EarlyStopping, GradientConflictProbe, TrainState
 from .config import TrainConfig
@@ -66,10 +66,12 @@ def _accelerator(config: TrainConfig) -> Accelerator:
     Heads without a label in a batch get no gradient, so DDP must allow unused parameters.
     """
     state = AcceleratorState._shared_state
-    if state and PartialState().num_processes == 1 and \
+    processes = process_state()
+    if state and processes.num_processes == 1 and \
             str(state.get("mixed_precision")) != config.mixed_precision:
         AcceleratorState._reset_state()
-    return Accelerator(mixed_precision=config.mixed_precision,
+    return Accelerator(cpu=not torch.accelerator.is_available(),
+                       mixed_precision=config.mixed_precision,
                        gradient_accumulation_steps=config.grad_accumulation,
                        kwargs_handlers=[DistributedDataParallelKwargs(
                            find_unused_parameters=True)])
