@@ -1,4 +1,4 @@
-"""The project's data: task specs, loading and validating labelled sentences, batching.
+"""The project's data: task specs, loading and validating labelled sentences.
 
 Multi-task data often arrives as separate data sets, one per task, so a row may carry
 a label for some tasks only: an empty cell means "no label for this task" and is stored
@@ -8,16 +8,26 @@ as ``None``, then as label id ``-1`` (ignored by the loss).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import torch
 from datasets import Dataset, DatasetDict
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+
+def _data_dir() -> Path:
+    """The shipped data: package data ``helpers.datafiles`` (the checkout's ``data/``,
+    mapped in pyproject.toml), so it is found from a wheel, an editable install or the
+    Docker image alike; a bare checkout on ``PYTHONPATH`` falls back to ``data/``."""
+    try:
+        return Path(str(resources.files("helpers.datafiles").joinpath("sentences.csv"))).parent
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[1] / "data"
+
+
+DATA_DIR = _data_dir()
 SENTENCES_CSV = DATA_DIR / "sentences.csv"
 PAIR_COLUMNS = ("sentence1", "sentence2", "score")
 MISSING_LABEL = -1
@@ -216,42 +226,6 @@ def get_split(data: DatasetDict, split: str) -> Dataset:
     if len(data[split]) == 0:
         raise ValueError(f"split {split!r} is empty")
     return data[split]
-
-
-def label_ids(dataset: Dataset, tasks: Sequence[TaskSpec]) -> dict[str, np.ndarray]:
-    """Per task, an int64 array of label ids (``MISSING_LABEL`` where unlabelled)."""
-    ids = {}
-    for task in tasks:
-        if task.name not in dataset.column_names:
-            raise ValueError(f"no column for task {task.name!r}; columns are "
-                             f"{dataset.column_names}")
-        ids[task.name] = np.array([task.label_id(v) for v in dataset[task.name]], dtype=np.int64)
-    return ids
-
-
-def collate_fn(
-    dataset: Dataset,
-    tasks: Sequence[TaskSpec],
-    tokenize: Callable[[list[str]], Mapping[str, torch.Tensor]],
-    cache: torch.Tensor | None = None,
-) -> Callable[[Sequence[int]], dict[str, object]]:
-    """Row indices → a batch: ``input_ids`` + ``attention_mask`` (or cached ``vectors``)
-    and ``labels`` {task: label ids}.
-
-    ``tokenize`` is the encoder's ``tokenize`` (pads each batch to its own longest row);
-    ``cache`` holds one precomputed sentence vector per row, for a frozen encoder.
-    """
-    ids = label_ids(dataset, tasks)
-    texts = dataset["text"]
-
-    def collate(indices: Sequence[int]) -> dict[str, object]:
-        chosen = np.asarray(indices)
-        batch: dict[str, object] = ({"vectors": cache[chosen]} if cache is not None
-                                    else dict(tokenize([texts[i] for i in chosen])))
-        batch["labels"] = {name: torch.from_numpy(values[chosen]) for name, values in ids.items()}
-        return batch
-
-    return collate
 
 
 def label_counts(data: DatasetDict, task: str) -> pd.DataFrame:

@@ -4,14 +4,13 @@ import pandas as pd
 import pytest
 import torch
 
+from helpers.batching import collate_fn, label_ids
 from helpers.data import (
     MISSING_LABEL,
     SENTENCE_TASKS,
     TaskSpec,
-    collate_fn,
     get_split,
     infer_tasks,
-    label_ids,
     load_sentences,
 )
 

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from datasets import Dataset, DatasetDict
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-from ..data import MISSING_LABEL, TaskSpec, collate_fn, get_split
+from ..batching import collate_fn
+from ..data import MISSING_LABEL, TaskSpec, get_split
 from ..multitask import MultiTaskModel
 
 METRIC_KINDS = ("loss", "accuracy", "macro_f1")

@@ -20,7 +20,7 @@ from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.state import AcceleratorState
 from tqdm.auto import tqdm
 
-from ..data import collate_fn
+from ..batching import collate_fn
 from ..freezing import trainable_count
 from ..multitask import MultiTaskModel
 from ..optim import build_scheduler, layerwise_param_groups

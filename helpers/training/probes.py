@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..data import MISSING_LABEL, label_ids
+from ..batching import label_ids
+from ..data import MISSING_LABEL
 from .mixture import Source
 
 

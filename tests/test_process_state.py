@@ -1,0 +1,41 @@
+"""Library calls leave the process as they found it; only notebook_setup() changes it."""
+
+import subprocess
+import sys
+
+from .conftest import REPO
+
+PROBE = """
+import sys
+import torch
+from transformers.utils import logging as hf_logging
+torch.set_num_threads(1)
+hf_logging.set_verbosity_warning()
+engine = torch.backends.quantized.engine
+before = (torch.get_num_threads(), hf_logging.get_verbosity(), engine)
+
+import helpers
+from helpers import MultiTaskModel, SentenceEncoder, TrainConfig, data, training
+after_import = (torch.get_num_threads(), hf_logging.get_verbosity(),
+                torch.backends.quantized.engine)
+small = data.load_sentences()
+small = type(small)({"train": small["train"].select(range(8)),
+                     "validation": small["validation"].select(range(4))})
+model = MultiTaskModel(SentenceEncoder.from_pretrained(sys.argv[1]), data.SENTENCE_TASKS)
+training.train(model, small, TrainConfig(epochs=1, batch_size=4, progress=False))
+SentenceEncoder.from_pretrained(sys.argv[1], quantize="int8").encode(["a sentence"])
+after_calls = (torch.get_num_threads(), hf_logging.get_verbosity(),
+               torch.backends.quantized.engine)
+helpers.notebook_setup(0, threads=2)
+opted_in = (torch.get_num_threads(), hf_logging.get_verbosity())
+print(before, after_import, after_calls, opted_in, sep="|")
+"""
+
+
+def test_import_and_calls_change_nothing_process_wide(tiny_model_dir):
+    result = subprocess.run([sys.executable, "-c", PROBE, str(tiny_model_dir)], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    before, after_import, after_calls, opted_in = result.stdout.strip().split("|")
+    assert before == after_import == after_calls
+    assert opted_in == "(2, 40)"  # notebook_setup: 2 threads, transformers at ERROR
