@@ -19,12 +19,12 @@ import torch  # noqa: E402
 
 from helpers import MultiTaskModel, SentenceEncoder, TrainConfig, freeze, load_sentences  # noqa: E402
 from helpers.data import SENTENCE_TASKS  # noqa: E402
-from helpers.runtime import seed_everything  # noqa: E402
+from helpers.runtime import notebook_setup  # noqa: E402
 from helpers.training import train  # noqa: E402
 
 
 def run(cache: bool, epochs: int) -> tuple[float, list[float], dict[str, torch.Tensor]]:
-    seed_everything(0)
+    notebook_setup(0)
     model = freeze(MultiTaskModel(SentenceEncoder.from_pretrained(), SENTENCE_TASKS), "backbone")
     config = TrainConfig(epochs=epochs, head_lr=1e-2, cache_frozen_encoder=cache,
                          grad_conflict=False, progress=False)

@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
-from helpers import SentenceEncoder, default_model_path, seed_everything  # noqa: E402
+from helpers import SentenceEncoder, default_model_path, notebook_setup  # noqa: E402
 from helpers.similarity import sts_spearman  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    seed_everything(0, threads=args.threads)
+    notebook_setup(0, threads=args.threads)
 
     sentences = list(pd.read_csv(DATA / "sentences.csv")["text"])
     pairs = pd.read_csv(DATA / "sts_pairs.csv")

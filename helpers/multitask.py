@@ -199,8 +199,8 @@ class MultiTaskModel(nn.Module):
              for name, (total, trainable) in counts.items()],
             columns=["component", "parameters", "trainable", "used"],
         )
-        frame.loc[len(frame)] = ["total", frame["parameters"].sum(), frame["trainable"].sum(),
-                                 bool(frame["used"].all())]
+        frame["used"] = frame["used"].astype(object)
+        frame.loc[len(frame)] = ["total", frame["parameters"].sum(), frame["trainable"].sum(), ""]
         return frame.set_index("component")
 
     # ----------------------------------------------------------------- save and load

@@ -122,8 +122,11 @@ def test_notebook_saved_with_outputs_and_checked(path: Path):
 
 def test_make_test_runs_every_notebook_under_nbval():
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"pytest --nbval-lax --nbval-sanitize-with tests/sanitize.cfg notebooks$",
+    assert re.search(r"^NBVAL = .*pytest --nbval-lax --nbval-sanitize-with tests/sanitize.cfg$",
                      makefile, re.M)
+    assert re.search(r"^notebooks: install\n\t\$\(NBVAL\) notebooks\n"
+                     r"\t\$\(AS_OTHER_CPU\) \$\(NBVAL\) notebooks/01", makefile, re.M)
+    assert "ATEN_CPU_CAPABILITY=$(KERNELS)" in makefile
     sanitizer = (REPO / "tests" / "sanitize.cfg").read_text().splitlines()
     for index, line in enumerate(sanitizer):
         if line.startswith("regex:"):
