@@ -29,6 +29,7 @@ def _data_dir() -> Path:
 
 DATA_DIR = _data_dir()
 SENTENCES_CSV = DATA_DIR / "sentences.csv"
+CHALLENGE_CSV = DATA_DIR / "challenge.csv"
 PAIR_COLUMNS = ("sentence1", "sentence2", "score")
 MISSING_LABEL = -1
 SPLIT_ORDER = ("train", "validation", "test")
@@ -98,6 +99,14 @@ def read_sentences_frame(path: str | os.PathLike | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise ValueError(f"no data file at {str(path)!r}")
     return reader(path)
+
+
+def read_challenge_frame() -> pd.DataFrame:
+    """The challenge set: hard sentences (negation, sarcasm, slang, ...) labelled for both
+    tasks, with a ``category`` column; never used for training or model selection."""
+    frame = pd.read_csv(CHALLENGE_CSV)
+    _check_frame(frame, "challenge", "text", {task.name: task.name for task in SENTENCE_TASKS})
+    return frame
 
 
 def _is_file_path(path_or_name: str | os.PathLike | None) -> bool:
