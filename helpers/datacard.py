@@ -41,9 +41,10 @@ def label_cues(frame: pd.DataFrame) -> str:
     cues a classifier could learn instead of the meaning."""
     rows = []
     for (split, sentiment), part in frame.groupby(["split", "sentiment"], sort=False):
+        share = {mark: f"{100 * part['text'].str.contains(mark, regex=False).mean():.0f}"
+                 for mark in "?!"}
         rows.append({"split": split, "sentiment": sentiment, "rows": len(part),
-                     "questions %": f"{100 * part['text'].str.contains('?', regex=False).mean():.0f}",
-                     "with ! %": f"{100 * part['text'].str.contains('!', regex=False).mean():.0f}"})
+                     "questions %": share["?"], "with ! %": share["!"]})
     table = pd.DataFrame(rows)
     table["split"] = pd.Categorical(table["split"], SPLITS)
     table = table.sort_values(["split", "sentiment"]).set_index(["split", "sentiment"])
