@@ -21,6 +21,7 @@ from .evaluation import (
     metric_name,
     predict_labels,
     split_metrics,
+    task_metrics,
 )
 from .history import History
 from .loop import encoder_is_frozen, train
@@ -30,5 +31,5 @@ __all__ = [
     "METRIC_KINDS", "SAMPLINGS", "BestModel", "Callback", "EarlyStopping",
     "GradientConflictProbe", "GradualUnfreezing", "History", "TrainConfig", "TrainState",
     "confusion", "encoder_is_frozen", "evaluate", "gradient_conflict", "metric_name",
-    "predict_labels", "source_schedule", "split_metrics", "train",
+    "predict_labels", "source_schedule", "split_metrics", "task_metrics", "train",
 ]

@@ -95,13 +95,14 @@ def evaluate(model: MultiTaskModel, dataset: Dataset, tasks: Sequence[TaskSpec] 
         found = predictions[task.name]
         keep = found["true"] != MISSING_LABEL
         if keep.any():
-            metrics.update(_task_metrics(task, found["true"][keep], found["pred"][keep],
+            metrics.update(task_metrics(task, found["true"][keep], found["pred"][keep],
                                          found["logits"][keep]))
     return {**metrics, **mean_metrics(metrics)}
 
 
-def _task_metrics(task: TaskSpec, true: np.ndarray, pred: np.ndarray, logits: torch.Tensor
-                  ) -> dict[str, float]:
+def task_metrics(task: TaskSpec, true: np.ndarray, pred: np.ndarray, logits: torch.Tensor
+                 ) -> dict[str, float]:
+    """``{task}/loss``, ``{task}/accuracy`` and ``{task}/macro_f1`` of labelled rows."""
     return {
         metric_name(None, task.name, "loss"): float(F.cross_entropy(logits,
                                                                     torch.from_numpy(true))),

@@ -1,0 +1,18 @@
+"""Every matplotlib figure the notebooks show. Each function returns its ``Figure``."""
+
+from .embeddings import pooling_grid_bars, projection_2d, similarity_heatmap
+from .experiments import seeded_results, strategy_results
+from .training import (
+    confusion_matrices,
+    gradient_conflict,
+    layer_learning_rates,
+    learning_rate_schedule,
+    probability_bars,
+    training_curves,
+)
+
+__all__ = [
+    "confusion_matrices", "gradient_conflict", "layer_learning_rates",
+    "learning_rate_schedule", "pooling_grid_bars", "probability_bars", "projection_2d",
+    "seeded_results", "similarity_heatmap", "strategy_results", "training_curves",
+]

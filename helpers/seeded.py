@@ -1,0 +1,119 @@
+"""Experiments with several seeds: every run trained once per seed, scored on the same
+test sentences, summarised with intervals and compared pairwise (``helpers.evidence``).
+
+A run is a freezing strategy (trained with the shared config), a ``TrainConfig`` (no
+freezing), or ``(strategy, TrainConfig)``. Epochs are chosen on the config's evaluation
+split; the reported split is only scored, and choosing epochs on it is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from datasets import DatasetDict
+from tqdm.auto import tqdm
+
+from .data import MISSING_LABEL, get_split
+from .evidence import describe, paired_difference, summarize
+from .experiments import run_strategy
+from .freezing import trainable_count
+from .multitask import MultiTaskModel
+from .training import History, TrainConfig, predict_labels, task_metrics
+
+RunSpec = str | Sequence[str] | TrainConfig | tuple[str | Sequence[str], TrainConfig]
+
+
+@dataclass
+class SeededResults:
+    """Tidy scores (run, seed, task, metric, value), per-sentence correctness for paired
+    comparisons, one row of facts per trained model, and the first seed's models."""
+
+    split: str
+    table: pd.DataFrame
+    runs: pd.DataFrame
+    correct: dict[tuple[str, str], np.ndarray] = field(repr=False)
+    histories: dict[tuple[str, int], History | None] = field(repr=False)
+    models: dict[str, MultiTaskModel] = field(repr=False)
+
+    def summary(self, metric: str | None = "accuracy") -> pd.DataFrame:
+        """Mean ± sd over seeds and a 95 % interval, per run and task (one ``metric``)."""
+        table = self.table if metric is None else self.table[self.table["metric"] == metric]
+        return summarize(table)
+
+    def compare(self, a: str, b: str, task: str, resamples: int = 2000) -> dict[str, float]:
+        """Accuracy of run ``a`` minus run ``b`` on ``task``, paired bootstrap interval."""
+        for name in (a, b):
+            if (name, task) not in self.correct:
+                raise ValueError(f"compare(): no run {name!r} with task {task!r}; runs are "
+                                 f"{sorted({r for r, _ in self.correct})}")
+        return paired_difference(self.correct[(a, task)], self.correct[(b, task)], resamples)
+
+    def describe(self, a: str, b: str, task: str) -> str:
+        return f"{task}: " + describe(self.compare(a, b, task), a, b)
+
+
+def _strategy_and_config(spec: RunSpec, config: TrainConfig, name: str
+                         ) -> tuple[str | Sequence[str], TrainConfig]:
+    if isinstance(spec, TrainConfig):
+        return "none", spec
+    if isinstance(spec, tuple):
+        if len(spec) != 2 or not isinstance(spec[1], TrainConfig):
+            raise TypeError(f"run {name!r}: a tuple must be (strategy, TrainConfig)")
+        return spec
+    return spec, config
+
+
+def _scores(model: MultiTaskModel, data: DatasetDict, split: str
+            ) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Accuracy and macro-F1 per task on ``split``, and which sentences each task got right."""
+    found = predict_labels(model, get_split(data, split))
+    rows, correct = [], {}
+    for task in model.tasks:
+        true, pred, logits = (found[task.name][k] for k in ("true", "pred", "logits"))
+        keep = true != MISSING_LABEL
+        correct[task.name] = true[keep] == pred[keep]
+        metrics = task_metrics(task, true[keep], pred[keep], logits[keep])
+        rows += [{"task": task.name, "metric": kind, "value": metrics[f"{task.name}/{kind}"]}
+                 for kind in ("accuracy", "macro_f1")]
+    return rows, correct
+
+
+def run_seeded(
+    make_model: Callable[[], MultiTaskModel],
+    data: DatasetDict,
+    runs: Mapping[str, RunSpec],
+    config: TrainConfig,
+    seeds: Sequence[int] = (0, 1, 2),
+    split: str = "test",
+) -> SeededResults:
+    """Train every run once per seed (same seeds for every run), score each on ``split``."""
+    seeds = list(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"run_seeded(): seeds must be distinct and non-empty, got {seeds}")
+    plans = {name: _strategy_and_config(spec, config, name) for name, spec in runs.items()}
+    for name, (_, run_config) in plans.items():
+        if run_config.eval_split == split:
+            raise ValueError(f"run_seeded(): run {name!r} would choose its epochs on "
+                             f"{split!r}, the split it is scored on; select on validation")
+    table, facts, correct, histories, models = [], [], {}, {}, {}
+    jobs = [(name, seed) for name in plans for seed in seeds]
+    for name, seed in tqdm(jobs, desc="runs × seeds", disable=not config.progress):
+        strategy, run_config = plans[name]
+        model, history, seconds = run_strategy(make_model, data, strategy,
+                                               replace(run_config, seed=seed))
+        rows, right = _scores(model, data, split)
+        table += [{"run": name, "seed": seed, **row} for row in rows]
+        for task, flags in right.items():
+            correct.setdefault((name, task), []).append(flags)
+        facts.append({"run": name, "seed": seed, "trainable": trainable_count(model.parameters()),
+                      "best epoch": history.best_epoch if history else None,
+                      "seconds": round(seconds, 1)})
+        histories[(name, seed)] = history
+        if seed == seeds[0]:
+            models[name] = model
+    return SeededResults(split, pd.DataFrame(table), pd.DataFrame(facts),
+                         {key: np.stack(value) for key, value in correct.items()},
+                         histories, models)
