@@ -6,7 +6,7 @@ command-line module (``python -m helpers.train``); the training function is
 ``helpers.training.train``.
 """
 
-from . import data, experiments, plots, similarity, training, widgets
+from . import data, evidence, experiments, plots, seeded, similarity, training, widgets
 from .data import SENTENCE_TASKS, TaskSpec, load_sentences
 from .encoder import SentenceEncoder
 from .freezing import GradualUnfreezer, freeze, trainable_report
@@ -29,6 +29,7 @@ __all__ = [
     "data",
     "default_model_path",
     "evaluate",
+    "evidence",
     "experiments",
     "freeze",
     "layerwise_param_groups",
@@ -36,6 +37,7 @@ __all__ = [
     "notebook_setup",
     "plots",
     "seed_everything",
+    "seeded",
     "similarity",
     "training",
     "trainable_report",

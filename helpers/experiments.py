@@ -15,7 +15,7 @@ from .multitask import MultiTaskModel
 from .runtime import seed_everything
 from .training import GradualUnfreezing, History, TrainConfig, split_metrics, train
 
-__all__ = ["logistic_baseline", "run_strategies", "run_strategy", "split_metrics",
+__all__ = ["fit_heads", "logistic_baseline", "run_strategies", "run_strategy", "split_metrics",
            "unfreezing_callbacks"]
 
 
@@ -72,6 +72,14 @@ def run_strategies(
                      "epochs": len(history.epochs) if history else 0,
                      "seconds": round(seconds, 1), **split_metrics(model, data, split)})
     return pd.DataFrame(rows), runs
+
+
+def fit_heads(model: MultiTaskModel, data: DatasetDict, config: TrainConfig) -> MultiTaskModel:
+    """Train only the heads (encoder frozen, vectors cached: seconds), then make everything
+    trainable again. Every strategy then starts from the same trained heads, so none is
+    judged by heads that had less training than another's (linear probe, then fine-tune)."""
+    train(freeze(model, "backbone"), data, config)
+    return freeze(model, "none")
 
 
 def logistic_baseline(model: MultiTaskModel, data: DatasetDict, split: str = "test"

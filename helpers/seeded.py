@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -82,14 +83,17 @@ def _scores(model: MultiTaskModel, data: DatasetDict, split: str
 
 
 def run_seeded(
-    make_model: Callable[[], MultiTaskModel],
+    make_model: Callable[[int], MultiTaskModel],
     data: DatasetDict,
     runs: Mapping[str, RunSpec],
     config: TrainConfig,
     seeds: Sequence[int] = (0, 1, 2),
     split: str = "test",
 ) -> SeededResults:
-    """Train every run once per seed (same seeds for every run), score each on ``split``."""
+    """Train every run once per seed (same seeds for every run), score each on ``split``.
+
+    ``make_model(seed)`` builds the starting model for one seed (it may train heads first).
+    """
     seeds = list(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"run_seeded(): seeds must be distinct and non-empty, got {seeds}")
@@ -102,7 +106,7 @@ def run_seeded(
     jobs = [(name, seed) for name in plans for seed in seeds]
     for name, seed in tqdm(jobs, desc="runs × seeds", disable=not config.progress):
         strategy, run_config = plans[name]
-        model, history, seconds = run_strategy(make_model, data, strategy,
+        model, history, seconds = run_strategy(partial(make_model, seed), data, strategy,
                                                replace(run_config, seed=seed))
         rows, right = _scores(model, data, split)
         table += [{"run": name, "seed": seed, **row} for row in rows]

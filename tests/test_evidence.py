@@ -46,7 +46,7 @@ def test_paired_difference_and_its_verdict():
 def test_run_seeded_trains_every_run_per_seed(tiny_model_dir, small_data):
     data = DatasetDict({**small_data, "test": small_data["validation"]})
 
-    def make_model():
+    def make_model(seed):
         return MultiTaskModel(SentenceEncoder.from_pretrained(tiny_model_dir), SENTENCE_TASKS)
 
     config = TrainConfig(epochs=1, batch_size=8, head_lr=1e-2, progress=False,
