@@ -1,7 +1,7 @@
 """Encoding throughput: SentenceEncoder vs sentence-transformers, fp32 vs int8 vs bf16.
 
 Run by hand (``make bench`` or ``python benchmarks/encode_throughput.py``). Encodes every
-sentence of data/sentences.csv (1,050 sentences, 4-38 words) with the packaged
+sentence of data/sentences.csv (1,920 sentences since 2026-11-25, 4-40 words) with the packaged
 all-MiniLM-L6-v2 at the same batch size, takes the best of ``--repeats`` timed runs after
 one warm-up, and reports sentences/second, ratios, and the STS Spearman on
 data/sts_pairs.csv for each variant.

@@ -82,6 +82,13 @@ def _scores(model: MultiTaskModel, data: DatasetDict, split: str
     return rows, correct
 
 
+def sentence_correctness(model: MultiTaskModel, data: DatasetDict, split: str = "test"
+                         ) -> dict[str, np.ndarray]:
+    """Per task, which labelled sentences of ``split`` the model gets right (for
+    ``helpers.evidence.paired_difference`` between two single models)."""
+    return _scores(model, data, split)[1]
+
+
 def run_seeded(
     make_model: Callable[[int], MultiTaskModel],
     data: DatasetDict,
