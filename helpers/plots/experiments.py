@@ -50,9 +50,8 @@ def strategy_results(results: pd.DataFrame, tasks: Sequence[str], split: str = "
 
 def seeded_results(summary: pd.DataFrame, title: str = "Mean over seeds with 95 % interval"
                    ) -> Figure:
-    """One panel per task: a bar per run (mean over seeds), error bars its 95 % interval,
-    and each seed's score as a dot (``summary`` from ``SeededResults.summary()``, ``table``
-    rows optional)."""
+    """One panel per task: a bar per run (mean over seeds), error bars its 95 % interval
+    (``summary`` from ``SeededResults.summary()``)."""
     tasks = list(dict.fromkeys(summary["task"]))
     fig, axes = new_grid((5.5 * len(tasks), 4), len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
