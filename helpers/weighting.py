@@ -51,6 +51,18 @@ def task_gradients(losses: Mapping[str, torch.Tensor], shared: Sequence[nn.Param
     return gradients
 
 
+def processes() -> int:
+    """How many processes share this data-parallel run (1 when alone)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def mean_across_processes(tensor: torch.Tensor) -> None:
+    """Average ``tensor`` in place over the processes of a data-parallel run (no-op alone)."""
+    if processes() > 1:
+        dist.all_reduce(tensor)
+        tensor /= processes()
+
+
 def project_conflicts(gradients: Sequence[torch.Tensor], generator: torch.Generator
                       ) -> torch.Tensor:
     """PCGrad (Yu et al. 2020): for each task gradient, remove its component along every
@@ -141,9 +153,7 @@ class PCGradWeighting(nn.Module):
                                      self.generator)
         earlier = [None if p.grad is None else p.grad.clone() for p in shared]
         backward(total)  # heads' gradients; the shared ones are replaced below
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            dist.all_reduce(combined)
-            combined /= dist.get_world_size()
+        mean_across_processes(combined)
         offset = 0
         for parameter, before in zip(shared, earlier, strict=True):
             piece = combined[offset:offset + parameter.numel()].view_as(parameter)

@@ -27,7 +27,7 @@ from ..freezing import GradualUnfreezer
 from ..multitask import WEIGHTS_FILE, MultiTaskModel
 from ..weighting import task_gradients, task_losses
 from .config import TrainConfig
-from .evaluation import forward_batch, lower_is_better, metric_name
+from .evaluation import forward_batch, lower_is_better, metric_name, parse_metric
 from .history import History
 
 
@@ -121,7 +121,7 @@ class BestModel(Callback):
         self.state_dict: dict[str, torch.Tensor] | None = None
 
     def on_epoch_end(self, state: TrainState) -> None:
-        value = state.record.get(metric_name(state.config.eval_split, *_task_kind(state)))
+        value = _monitored(state)
         history = state.history
         if value is None or not _improves(float(value), history.best_metric, state.config.metric):
             return
@@ -148,7 +148,7 @@ class EarlyStopping(Callback):
         self.patience, self.best, self.stale = patience, None, 0
 
     def on_epoch_end(self, state: TrainState) -> None:
-        value = state.record.get(metric_name(state.config.eval_split, *_task_kind(state)))
+        value = _monitored(state)
         if value is None:
             return
         if _improves(float(value), self.best, state.config.metric):
@@ -159,9 +159,10 @@ class EarlyStopping(Callback):
             state.should_stop = state.history.stopped_early = True
 
 
-def _task_kind(state: TrainState) -> tuple[str, str]:
-    task, kind = state.config.metric.split("/")
-    return task, kind
+def _monitored(state: TrainState) -> float | None:
+    """This epoch's value of ``config.metric`` on the evaluation split, if it was measured."""
+    task, kind = parse_metric(state.config.metric, "TrainConfig")
+    return state.record.get(metric_name(state.config.eval_split, task, kind))
 
 
 def _improves(value: float, best: float | None, metric: str) -> bool:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.state import AcceleratorState
 from tqdm.auto import tqdm
@@ -25,7 +24,7 @@ from ..freezing import trainable_count
 from ..multitask import MultiTaskModel
 from ..optim import build_scheduler, layerwise_param_groups
 from ..runtime import process_state, seed_everything
-from ..weighting import make_weighting, task_losses
+from ..weighting import make_weighting, mean_across_processes, processes, task_losses
 from .callbacks import BestModel, Callback, EarlyStopping, GradientConflictProbe, TrainState
 from .config import TrainConfig
 from .evaluation import MEAN, evaluate, forward_batch, mean_metrics, metric_name, parse_metric
@@ -125,13 +124,12 @@ def _prepare(model: MultiTaskModel, sources: list[Source], config: TrainConfig,
 
 def _average_across_processes(parameters: Sequence[torch.nn.Parameter]) -> None:
     """Gradients of parameters outside the DDP-wrapped model (learned loss weights)."""
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+    if processes() == 1:
         return
     for parameter in parameters:
         if parameter.grad is None:
             parameter.grad = torch.zeros_like(parameter)
-        dist.all_reduce(parameter.grad)
-        parameter.grad /= dist.get_world_size()
+        mean_across_processes(parameter.grad)
 
 
 def _update(run: _Run, state: TrainState, batch: dict) -> tuple[float, dict] | None:
