@@ -91,12 +91,13 @@ def _prepare(model: MultiTaskModel, sources: list[Source], config: TrainConfig,
     model.to(accelerator.device)
     cached = (config.cache_frozen_encoder and encoder_is_frozen(model)
               and not any(c.changes_trainable for c in callbacks))
-    caches = {(s.name, part): model.encoder.encode(data["text"], config.batch_size,
-                                                   convert_to="torch")
-              if cached and data is not None else None
-              for s in sources for part, data in (("train", s.train), ("eval", s.evaluation))}
+    def vectors(dataset):  # (rows, dim) sentence vectors, or None: tokens each step
+        return (model.encoder.encode(dataset["text"], config.batch_size, convert_to="torch")
+                if cached and dataset is not None else None)
+
     collate_of = {s.name: collate_fn(s.train, s.tasks, model.encoder.tokenize,
-                                     caches[(s.name, "train")]) for s in sources}
+                                     vectors(s.train)) for s in sources}
+    eval_caches = {s.name: vectors(s.evaluation) for s in sources}
     loaders = [shuffled_loader(len(s.train), collate_of[s.name], config.batch_size,
                                config.seed + i) for i, s in enumerate(sources)]
     if config.grad_conflict:
@@ -118,7 +119,6 @@ def _prepare(model: MultiTaskModel, sources: list[Source], config: TrainConfig,
     # Not prepared: accelerate would step it once per process; we step it once per update.
     scheduler = build_scheduler(optimizer, config.schedule, updates,
                                 int(config.warmup_ratio * updates))
-    eval_caches = {s.name: caches[(s.name, "eval")] for s in sources}
     return _Run(net, optimizer, scheduler, mixture, weighting, sources, eval_caches, callbacks)
 
 
