@@ -83,13 +83,12 @@ def freeze(model: MultiTaskModel, strategy: str | Sequence[str]) -> MultiTaskMod
     training, one layer every N optimiser steps.
     """
     frozen = parse_strategy(model, strategy).frozen
-    unused = model.unused_components()
     for name, parameter in model.named_parameters():
-        component = model.component(name)
         parameter.requires_grad = not (
-            EVERYTHING in frozen or component in unused or component in frozen
+            EVERYTHING in frozen or model.component(name) in frozen
             or (ENCODER in frozen and name.startswith("encoder."))
         )
+    model.freeze_unused()
     return model
 
 
