@@ -19,6 +19,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .loading import load_backbone
 from .pooling import check_pooling, pool
+from .precision import encoding_precision
 from .quantize import quantize_backbone
 from .validation import check_choice, check_positive_int, check_sentences
 
@@ -61,6 +62,7 @@ class SentenceEncoder(nn.Module):
     ) -> SentenceEncoder:
         """Load a backbone by hub name or local path; ``None`` is the packaged MiniLM."""
         check_pooling(pooling, "SentenceEncoder.from_pretrained()")
+        quantize = encoding_precision(quantize)  # "auto" → what is fast on this machine
         backbone, tokenizer, resolved = load_backbone(name_or_path)
         backbone = quantize_backbone(backbone, quantize)
         return cls(backbone, tokenizer, pooling, layer, normalize, max_length, resolved, quantize)
@@ -132,6 +134,11 @@ class SentenceEncoder(nn.Module):
             return_tensors="pt",
         )
         return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+    def token_counts(self, sentences: Sequence[str]) -> list[int]:
+        """Tokens per sentence after truncation, special tokens included."""
+        encoded = self.tokenizer(list(sentences), truncation=True, max_length=self.max_length)
+        return [len(ids) for ids in encoded["input_ids"]]
 
     def encode(
         self,

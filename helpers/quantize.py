@@ -8,12 +8,18 @@ than the default ``x86`` engine. Dynamic int8 runs on the CPU only, where PyTorc
 flash-attention kernel was slower than plain ("eager") attention for our short
 sentences (int8 encoder: 718 vs 941 sentences/s on 2 cores, batch 32), so the int8 path
 switches attention to eager. See ``benchmarks/encode_throughput.py``.
+
+A few linear layers stay fp32: measured one at a time (``benchmarks/int8_sensitivity.py``),
+the feed-forward output projections of the first two blocks of all-MiniLM-L6-v2, whose
+input is the GELU output with its outliers under one per-tensor activation scale, moved
+the sentence vectors most (a third of all the int8 error between them) for about a ninth of
+the linear compute. Backbones without these module names quantize every linear layer.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -22,10 +28,13 @@ from torch import nn
 from .validation import check_choice
 
 QUANTIZE_MODES = (None, "int8", "bf16")
+KEEP_FP32 = ("encoder.layer.0.output.dense", "encoder.layer.1.output.dense")
 
 
-def quantize_backbone(backbone: nn.Module, mode: str | None) -> nn.Module:
-    """Return ``backbone`` converted for ``mode`` (``None`` leaves it as it is)."""
+def quantize_backbone(backbone: nn.Module, mode: str | None,
+                      keep_fp32: Collection[str] = KEEP_FP32) -> nn.Module:
+    """Return ``backbone`` converted for ``mode`` (``None`` leaves it as it is); with int8,
+    the linear layers named in ``keep_fp32`` stay in full precision."""
     check_choice(mode, QUANTIZE_MODES, "quantize mode", "quantize")
     if mode is None:
         return backbone
@@ -33,10 +42,12 @@ def quantize_backbone(backbone: nn.Module, mode: str | None) -> nn.Module:
         return backbone.to(torch.bfloat16)
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
+    chosen = {name: per_channel_dynamic_qconfig for name, module in backbone.named_modules()
+              if isinstance(module, nn.Linear) and name not in keep_fp32}
     backbone.set_attn_implementation("eager")
     with warnings.catch_warnings(), _quantized_engine("fbgemm"):
         warnings.simplefilter("ignore")  # torch.ao prints a deprecation notice on every call
-        return quantize_dynamic(backbone, {nn.Linear: per_channel_dynamic_qconfig})
+        return quantize_dynamic(backbone, chosen)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from helpers.freezing import freeze
 from helpers.multitask import MultiTaskModel
 from helpers.runtime import seed_everything
 from helpers.training import TrainConfig, source_schedule, train
+from helpers.training.mixture import LengthGroupedBatches, padding_share, training_loader
 from helpers.weighting import UncertaintyWeighting, task_losses
 
 FAST = dict(batch_size=8, progress=False)
@@ -75,6 +76,21 @@ def test_source_sampling_schedules():
     flattened = source_schedule([900, 100], 2000, "temperature", 100.0, 0)
     assert 0.85 < 1 - np.mean(proportional) < 0.95
     assert 0.45 < 1 - np.mean(flattened) < 0.55
+
+
+def test_grouped_batches_cover_every_row_once_and_pad_less():
+    lengths = np.random.default_rng(0).integers(5, 60, size=203).tolist()
+    sampler = LengthGroupedBatches(lengths, batch_size=16, seed=3)
+    first, second = list(sampler), list(sampler)
+    for epoch in (first, second):
+        assert len(epoch) == len(sampler) == 13
+        assert sorted(row for batch in epoch for row in batch) == list(range(203))
+    assert first != second  # a new grouping each epoch
+    assert list(LengthGroupedBatches(lengths, 16, seed=3)) == first  # seeded
+    random = list(training_loader(lengths, list, 16, 3, "random").batch_sampler)
+    assert padding_share(lengths, first) < padding_share(lengths, random) / 3
+    with pytest.raises(ValueError, match="unknown batching 'sorted'"):
+        TrainConfig(batching="sorted")
 
 
 def test_uncertainty_weights_are_trained(tiny_model_dir, small_data):

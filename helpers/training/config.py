@@ -15,7 +15,7 @@ from ..optim import SCHEDULES
 from ..validation import check_choice, check_positive_int
 from ..weighting import WEIGHTINGS
 from .evaluation import parse_metric
-from .mixture import SAMPLINGS
+from .mixture import BATCHINGS, SAMPLINGS
 
 PRECISIONS = ("no", "bf16", "fp16")
 
@@ -26,6 +26,7 @@ class TrainConfig:
 
     epochs: int = 3
     batch_size: int = 32
+    batching: str = "grouped"        # grouped (similar token counts: less padding) | random
     lr: float = 5e-5                 # the top used encoder layer; layer k: lr * decay**(T-k)
     layer_decay: float = 1.0         # 1.0 = one flat rate for the whole encoder
     head_lr: float | None = 1e-3     # None = lr
@@ -57,6 +58,7 @@ class TrainConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise TypeError(f"{where}: seed must be an int, got {self.seed!r}")
         check_choice(self.sampling, SAMPLINGS, "sampling", where)
+        check_choice(self.batching, BATCHINGS, "batching", where)
         check_choice(self.schedule, SCHEDULES, "schedule", where)
         check_choice(self.mixed_precision, PRECISIONS, "mixed_precision", where)
         check_choice(self.loss_weighting, WEIGHTINGS, "loss_weighting", where)

@@ -29,7 +29,7 @@ from .callbacks import BestModel, Callback, EarlyStopping, GradientConflictProbe
 from .config import TrainConfig
 from .evaluation import MEAN, evaluate, forward_batch, mean_metrics, metric_name, parse_metric
 from .history import History
-from .mixture import Source, TaskMixture, TrainData, shuffled_loader, sources_of
+from .mixture import Source, TaskMixture, TrainData, sources_of, training_loader
 from .probes import probe_batches
 
 
@@ -98,8 +98,10 @@ def _prepare(model: MultiTaskModel, sources: list[Source], config: TrainConfig,
     collate_of = {s.name: collate_fn(s.train, s.tasks, model.encoder.tokenize,
                                      vectors(s.train)) for s in sources}
     eval_caches = {s.name: vectors(s.evaluation) for s in sources}
-    loaders = [shuffled_loader(len(s.train), collate_of[s.name], config.batch_size,
-                               config.seed + i) for i, s in enumerate(sources)]
+    # The same batches with or without the cache, so caching changes the speed only.
+    loaders = [training_loader(model.encoder.token_counts(s.train["text"]), collate_of[s.name],
+                               config.batch_size, config.seed + i, config.batching)
+               for i, s in enumerate(sources)]
     if config.grad_conflict:
         callbacks.append(GradientConflictProbe(probe_batches(sources, collate_of,
                                                              config.batch_size)))

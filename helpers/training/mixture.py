@@ -9,18 +9,21 @@ from the same source at the same step (the schedule is seeded, not per process).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from datasets import Dataset, DatasetDict
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 
 from ..data import TaskSpec, get_split
 from ..multitask import MultiTaskModel
+from ..validation import check_choice
 
 SAMPLINGS = ("proportional", "round_robin", "temperature")
+BATCHINGS = ("grouped", "random")
 TrainData = DatasetDict | Mapping[str, Dataset | DatasetDict]
 
 
@@ -92,10 +95,56 @@ def source_schedule(sizes: Sequence[int], steps: int, sampling: str, temperature
         sizes, sampling, temperature)).tolist()
 
 
-def shuffled_loader(size: int, collate: Callable, batch_size: int, seed: int) -> DataLoader:
-    """Shuffled batches of row indices, turned into tensors by ``collate``."""
+class LengthGroupedBatches(Sampler[list[int]]):
+    """Batches of rows with similar token counts, drawn anew each epoch.
+
+    As ``group_by_length`` in the Hugging Face Trainer: shuffle the rows, cut them into
+    windows of ``group`` batches, sort each window by length and cut it into batches, then
+    shuffle the batches. A batch pads to its longest row, so similar lengths waste less
+    compute, while which rows meet in a batch still changes from epoch to epoch.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, group: int = 8):
+        self.lengths, self.batch_size = np.asarray(lengths), batch_size
+        self.seed, self.group, self.draws = seed, group, 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng([self.seed, self.draws])
+        self.draws += 1  # the same on every process: each draws its shard of one order
+        rows, window = rng.permutation(len(self.lengths)), self.batch_size * self.group
+        batches = []
+        for start in range(0, len(rows), window):
+            part = rows[start:start + window]
+            part = part[np.argsort(self.lengths[part], kind="stable")]
+            batches += [part[i:i + self.batch_size].tolist()
+                        for i in range(0, len(part), self.batch_size)]
+        for index in rng.permutation(len(batches)):
+            yield batches[index]
+
+
+def padding_share(lengths: Sequence[int], batches: Iterable[Sequence[int]]) -> float:
+    """Share of the padded token grid that is padding (each batch pads to its longest row)."""
+    real = padded = 0
+    for batch in batches:
+        sizes = [lengths[i] for i in batch]
+        real, padded = real + sum(sizes), padded + max(sizes) * len(sizes)
+    return 1 - real / padded
+
+
+def training_loader(lengths: Sequence[int], collate: Callable, batch_size: int, seed: int,
+                    batching: str) -> DataLoader:
+    """Batches of row indices, turned into tensors by ``collate``: ``"grouped"`` by token
+    count (see ``LengthGroupedBatches``) or ``"random"`` (plain shuffling)."""
+    check_choice(batching, BATCHINGS, "batching", "training_loader")
+    rows = range(len(lengths))
+    if batching == "grouped":
+        return DataLoader(rows, batch_sampler=LengthGroupedBatches(lengths, batch_size, seed),
+                          collate_fn=collate)
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(range(size), batch_size=batch_size, shuffle=True, generator=generator,
+    return DataLoader(rows, batch_size=batch_size, shuffle=True, generator=generator,
                       collate_fn=collate)
 
 
