@@ -4,7 +4,8 @@ Run by hand (``make bench`` or ``python benchmarks/encode_throughput.py``). Enco
 sentence of data/sentences.csv (1,920 sentences since 2026-11-25, 4-40 words) with the packaged
 all-MiniLM-L6-v2 at the same batch size, takes the best of ``--repeats`` timed runs after
 one warm-up, and reports sentences/second, ratios, and the STS Spearman on
-data/sts_pairs.csv for each variant.
+data/sts_pairs.csv for each variant. int8 keeps ``helpers.quantize.KEEP_FP32`` in fp32
+(see benchmarks/int8_sensitivity.py); bf16 is fast only on a CPU with native bf16.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
 from helpers import SentenceEncoder, default_model_path, notebook_setup  # noqa: E402
+from helpers.precision import encoding_precision, native_bf16  # noqa: E402
 from helpers.similarity import sts_spearman  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -74,6 +76,9 @@ def main() -> None:
         "Spearman drop vs fp32": (spearman["SentenceEncoder fp32"] - pd.Series(spearman)).round(2),
     })
     print(table.to_string())
+    print(f"quantize='auto' picks {encoding_precision('auto') or 'fp32'} on this CPU "
+          f"(PyTorch kernels: {torch.backends.cpu.get_cpu_capability()}, "
+          f"native bf16: {native_bf16()})")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ command-line module (``python -m helpers.train``); the training function is
 ``helpers.training.train``.
 """
 
-from . import data, evidence, experiments, plots, seeded, similarity, training, widgets
+from . import data, evidence, experiments, plots, precision, seeded, similarity, training, widgets
 from .data import SENTENCE_TASKS, TaskSpec, load_sentences
 from .encoder import SentenceEncoder
 from .freezing import GradualUnfreezer, freeze, trainable_report
@@ -36,6 +36,7 @@ __all__ = [
     "load_sentences",
     "notebook_setup",
     "plots",
+    "precision",
     "seed_everything",
     "seeded",
     "similarity",

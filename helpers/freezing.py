@@ -5,7 +5,7 @@ A strategy sets ``requires_grad``; it never removes parameters from the optimise
 layer-wise optimiser groups stay valid and unfreezing needs no rebuild (frozen parameters
 have no gradient, and AdamW skips parameters without one). Components that no pooling
 mode reads (the pooler) stay frozen whatever the strategy. Layers are numbered as in
-``helpers.multitask.component_of``: 0 the embeddings, 1 … L the blocks, bottom to top.
+``helpers.components.component_of``: 0 the embeddings, 1 … L the blocks, bottom to top.
 """
 
 from __future__ import annotations

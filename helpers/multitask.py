@@ -8,8 +8,8 @@ model reloads offline whatever backbone it was fine-tuned from (``helpers.saving
 
 from __future__ import annotations
 
+import math
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from . import saving
+from .components import component_of
 from .data import TaskSpec
 from .encoder import SentenceEncoder
 from .loading import default_model_path
@@ -27,30 +28,6 @@ from .validation import check_choice, check_positive_int, check_sentences
 HEAD_KINDS = ("linear", "mlp")
 CONFIG_FILE, WEIGHTS_FILE = saving.CONFIG_FILE, saving.WEIGHTS_FILE
 FORMAT_VERSION = 1
-_LAYER = re.compile(r"\.layers?\.(\d+)\.")
-
-
-def component_of(parameter_name: str, num_layers: int) -> str:
-    """Which part of the model a parameter belongs to, in the project's one layer numbering.
-
-    Layers are numbered as the backbone's hidden states are: **0 is the embeddings, k is
-    transformer block k** (1 … L, bottom to top; the module ``encoder.layer.{k-1}``). The
-    same number names the component (``layer.3``), the optimiser's layer id and the K of
-    ``bottom:K``. Encoder parameters outside the embeddings and the blocks (MPNet's relative
-    attention bias, a final LayerNorm) are shared by the stack and count as part of the top
-    block ``layer.L``: they get its learning rate and thaw with it. Heads are ``head:TASK``;
-    BERT's ``pooler`` is its own component (no pooling mode uses it).
-    """
-    if parameter_name.startswith("heads."):
-        return "head:" + parameter_name.split(".")[1]
-    match = _LAYER.search(parameter_name)
-    if match:
-        return f"layer.{int(match.group(1)) + 1}"
-    if ".embeddings." in parameter_name:
-        return "embeddings"
-    if ".pooler." in parameter_name:
-        return "pooler"
-    return f"layer.{num_layers}"
 
 
 def make_head(kind: str, dim: int, num_labels: int, hidden: int, dropout: float) -> nn.Module:
@@ -95,7 +72,19 @@ class MultiTaskModel(nn.Module):
             {task.name: make_head(head, encoder.dim, len(task.labels), hidden, dropout)
              for task in tasks}
         )
+        self.temperatures = {task.name: 1.0 for task in tasks}  # see set_temperature
         self.freeze_unused()
+
+    def set_temperature(self, task: str, temperature: float) -> None:
+        """Divide ``task``'s logits by ``temperature`` in ``predict`` (from
+        ``calibration.fit_temperature`` on validation); predictions keep their label,
+        only the probabilities soften (T > 1) or sharpen (T < 1). Saved with the model."""
+        self.task(task)
+        if isinstance(temperature, bool) or not isinstance(temperature, int | float) \
+                or not math.isfinite(temperature) or temperature <= 0:
+            raise ValueError(f"set_temperature(): temperature must be a number > 0, "
+                             f"got {temperature!r}")
+        self.temperatures[task] = float(temperature)
 
     @property
     def task_names(self) -> list[str]:
@@ -135,7 +124,8 @@ class MultiTaskModel(nn.Module):
         head_device = next(self.heads.parameters()).device
         logits = self.heads_forward(vectors.to(head_device))
         self.train(was_training)
-        return {name: values.softmax(dim=-1).cpu() for name, values in logits.items()}
+        return {name: (values / self.temperatures[name]).softmax(dim=-1).cpu()
+                for name, values in logits.items()}
 
     def predict(self, sentences: str | Sequence[str], batch_size: int = 32) -> list[dict]:
         """Per sentence: ``{task: {"label": str, "probs": {label: float}}}``."""
@@ -215,6 +205,7 @@ class MultiTaskModel(nn.Module):
             "normalize": encoder.normalize, "max_length": encoder.max_length,
             "tasks": [{"name": task.name, "labels": list(task.labels)} for task in self.tasks],
             "head": self.head_kind, "hidden": self.hidden, "dropout": self.dropout,
+            "temperatures": self.temperatures,
         }
 
     def save(self, directory: str | os.PathLike) -> Path:
@@ -235,4 +226,6 @@ class MultiTaskModel(nn.Module):
         tasks = [TaskSpec(task["name"], tuple(task["labels"])) for task in config["tasks"]]
         model = cls(encoder, tasks, config["head"], config["hidden"], config["dropout"])
         saving.load_weights(model, load_file(weights), origin=str(weights))
+        for task, temperature in config.get("temperatures", {}).items():  # older saves: none
+            model.set_temperature(task, temperature)
         return model.eval()

@@ -1,7 +1,7 @@
 """Layer-wise learning rates: lower layers learn slower (decay towards the bottom).
 
 Each parameter gets its layer id in the project's one numbering (0 embeddings, k block k;
-see ``helpers.multitask.component_of``). With T the top layer that is used (the pooled
+see ``helpers.components.component_of``). With T the top layer that is used (the pooled
 one, L by default), layer k learns at ``lr * decay ** (T - k)``: ``lr`` is exactly the
 rate of the top used layer. Heads (and loss-weighting parameters) get ``head_lr``;
 components no pooling reads (the pooler) are left out. The schedules from

@@ -155,3 +155,18 @@ def test_bf16_mixed_precision_after_a_full_precision_run(tiny_model_dir, small_d
                     TrainConfig(epochs=1, mixed_precision="bf16", grad_accumulation=2, **FAST))
     assert np.isfinite(history.epochs[0]["train/loss"])
     assert len(history.steps) == 2  # 3 batches, accumulated in pairs: 2 optimiser updates
+
+
+def test_heads_first_then_fine_tuning_keeps_the_callers_freezing(tiny_model_dir, small_data):
+    model = freeze(fresh_model(tiny_model_dir), "embeddings")
+    flags = {name: p.requires_grad for name, p in model.named_parameters()}
+    history = train(model, small_data, TrainConfig(epochs=1, probe_epochs=3, **FAST))
+    assert {name: p.requires_grad for name, p in model.named_parameters()} == flags
+    assert len(history.epochs) == 1  # the probe's epochs are not the run's
+    plain = fresh_model(tiny_model_dir)
+    train(plain, small_data, TrainConfig(epochs=1, probe_epochs=0, **FAST))
+    probed = fresh_model(tiny_model_dir)
+    train(probed, small_data, TrainConfig(epochs=1, probe_epochs=3, **FAST))
+    assert not torch.equal(plain.heads["topic"][1].weight, probed.heads["topic"][1].weight)
+    with pytest.raises(ValueError, match="probe_epochs must be an int >= 0, got -1"):
+        TrainConfig(probe_epochs=-1)

@@ -12,13 +12,11 @@ import math
 from dataclasses import dataclass
 
 from ..optim import SCHEDULES
+from ..precision import TRAINING_PRECISIONS
 from ..validation import check_choice, check_positive_int
 from ..weighting import WEIGHTINGS
 from .evaluation import parse_metric
 from .mixture import BATCHINGS, SAMPLINGS
-
-PRECISIONS = ("no", "bf16", "fp16")
-
 
 @dataclass
 class TrainConfig:
@@ -30,6 +28,8 @@ class TrainConfig:
     lr: float = 5e-5                 # the top used encoder layer; layer k: lr * decay**(T-k)
     layer_decay: float = 1.0         # 1.0 = one flat rate for the whole encoder
     head_lr: float | None = 1e-3     # None = lr
+    probe_epochs: int = 0            # heads alone on cached vectors first (LP-FT); 0 = off
+    probe_lr: float = 1e-2           # the heads' rate during those epochs
     weight_decay: float = 0.01
     schedule: str = "linear"         # linear | cosine | constant (all after warm-up)
     warmup_ratio: float = 0.1
@@ -39,7 +39,7 @@ class TrainConfig:
     loss_weights: dict[str, float] | None = None  # fixed weights; None = equal
     grad_clip: float | None = 1.0
     grad_accumulation: int = 1
-    mixed_precision: str = "no"      # no | bf16 | fp16 (fp16 needs a GPU)
+    mixed_precision: str = "no"      # no | bf16 | fp16 | auto (bf16 where native)
     seed: int = 0
     eval_split: str | None = "validation"  # None = no evaluation during training
     metric: str = "mean/accuracy"    # TASK/KIND for best epoch and early stopping
@@ -55,12 +55,16 @@ class TrainConfig:
             check_positive_int(getattr(self, name), name, where)
         if self.patience is not None:
             check_positive_int(self.patience, "patience", where)
+        if isinstance(self.probe_epochs, bool) or not isinstance(self.probe_epochs, int) \
+                or self.probe_epochs < 0:
+            raise ValueError(f"{where}: probe_epochs must be an int >= 0, "
+                             f"got {self.probe_epochs!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise TypeError(f"{where}: seed must be an int, got {self.seed!r}")
         check_choice(self.sampling, SAMPLINGS, "sampling", where)
         check_choice(self.batching, BATCHINGS, "batching", where)
         check_choice(self.schedule, SCHEDULES, "schedule", where)
-        check_choice(self.mixed_precision, PRECISIONS, "mixed_precision", where)
+        check_choice(self.mixed_precision, TRAINING_PRECISIONS, "mixed_precision", where)
         check_choice(self.loss_weighting, WEIGHTINGS, "loss_weighting", where)
         self._check_numbers(where)
         parse_metric(self.metric, where)
@@ -73,7 +77,7 @@ class TrainConfig:
 
     def _check_numbers(self, where: str) -> None:
         """Rates positive, ratios in range; NaN fails every comparison, so it fails here."""
-        positive = {"lr": self.lr, "temperature": self.temperature}
+        positive = {"lr": self.lr, "temperature": self.temperature, "probe_lr": self.probe_lr}
         if self.head_lr is not None:
             positive["head_lr"] = self.head_lr
         if self.grad_clip is not None:

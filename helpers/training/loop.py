@@ -23,12 +23,14 @@ from ..batching import collate_fn
 from ..freezing import trainable_count
 from ..multitask import MultiTaskModel
 from ..optim import build_scheduler, layerwise_param_groups
+from ..precision import training_precision
 from ..runtime import process_state, seed_everything
 from ..weighting import make_weighting, mean_across_processes, processes, task_losses
 from .callbacks import BestModel, Callback, EarlyStopping, GradientConflictProbe, TrainState
 from .config import TrainConfig
 from .evaluation import MEAN, evaluate, forward_batch, mean_metrics, metric_name, parse_metric
 from .history import History
+from .linear_probe import fit_heads_first
 from .mixture import Source, TaskMixture, TrainData, sources_of, training_loader
 from .probes import probe_batches
 
@@ -64,13 +66,11 @@ def _accelerator(config: TrainConfig) -> Accelerator:
     failing. Under ``accelerate launch`` the launcher's settings win, as they should.
     Heads without a label in a batch get no gradient, so DDP must allow unused parameters.
     """
-    state = AcceleratorState._shared_state
-    processes = process_state()
-    if state and processes.num_processes == 1 and \
-            str(state.get("mixed_precision")) != config.mixed_precision:
+    state, precision = AcceleratorState._shared_state, training_precision(config.mixed_precision)
+    if state and process_state().num_processes == 1 and \
+            str(state.get("mixed_precision")) != precision:
         AcceleratorState._reset_state()
-    return Accelerator(cpu=not torch.accelerator.is_available(),
-                       mixed_precision=config.mixed_precision,
+    return Accelerator(cpu=not torch.accelerator.is_available(), mixed_precision=precision,
                        gradient_accumulation_steps=config.grad_accumulation,
                        kwargs_handlers=[DistributedDataParallelKwargs(
                            find_unused_parameters=True)])
@@ -207,9 +207,11 @@ def train(model: MultiTaskModel, data: TrainData, config: TrainConfig | None = N
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise TypeError(f"train(): config must be a TrainConfig, got {type(config).__name__}")
-    seed_everything(config.seed)
     sources = sources_of(model, data, config.eval_split)
     _check_metric(model, config)
+    if config.probe_epochs and not encoder_is_frozen(model):
+        fit_heads_first(model, data, config)
+    seed_everything(config.seed)
     state = TrainState(model, config, _accelerator(config), History())
     callbacks = list(callbacks)
     for callback in callbacks:
