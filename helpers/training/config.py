@@ -18,6 +18,7 @@ from ..weighting import WEIGHTINGS
 from .evaluation import parse_metric
 from .mixture import BATCHINGS, SAMPLINGS
 
+
 @dataclass
 class TrainConfig:
     """Everything that shapes a run; saved next to checkpoints for the record."""
