@@ -6,7 +6,19 @@ command-line module (``python -m helpers.train``); the training function is
 ``helpers.training.train``.
 """
 
-from . import data, evidence, experiments, plots, precision, seeded, similarity, training, widgets
+from . import (
+    calibration,
+    data,
+    evidence,
+    experiments,
+    mistakes,
+    plots,
+    precision,
+    seeded,
+    similarity,
+    training,
+    widgets,
+)
 from .data import SENTENCE_TASKS, TaskSpec, load_sentences
 from .encoder import SentenceEncoder
 from .freezing import GradualUnfreezer, freeze, trainable_report
@@ -26,6 +38,7 @@ __all__ = [
     "SentenceEncoder",
     "TaskSpec",
     "TrainConfig",
+    "calibration",
     "data",
     "default_model_path",
     "evaluate",
@@ -34,6 +47,7 @@ __all__ = [
     "freeze",
     "layerwise_param_groups",
     "load_sentences",
+    "mistakes",
     "notebook_setup",
     "plots",
     "precision",

@@ -9,6 +9,8 @@ T > 1, fitted on validation, softens them without changing any prediction (the a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import torch
@@ -67,3 +69,25 @@ def fit_temperature(logits: np.ndarray | torch.Tensor, labels: np.ndarray) -> fl
         return float(torch.nn.functional.cross_entropy(scores / np.exp(log_t), targets))
 
     return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded").x))
+
+
+def temperature_scaling_report(outputs: Mapping[int, Mapping[str, Mapping[str, tuple]]],
+                               fit_on: str = "validation", judge_on: str = "test",
+                               bins: int = 15) -> pd.DataFrame:
+    """Per seed and task: T fitted on ``fit_on``, and the ECE on ``judge_on`` before and
+    after dividing the logits by T. ``outputs``: {seed: {split: {task: (logits, labels)}}},
+    e.g. ``{seed: results.logits[(run, seed)] for seed in seeds}``."""
+    if fit_on == judge_on:
+        raise ValueError(f"temperature_scaling_report(): fit the temperature on another split "
+                         f"than the one it is judged on ({judge_on!r})")
+    rows = []
+    for seed, splits in outputs.items():
+        for task, (logits, labels) in splits[judge_on].items():
+            temperature = fit_temperature(*splits[fit_on][task])
+            scores = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
+            rows.append({"seed": seed, "task": task, "temperature": temperature,
+                         "ECE before": expected_calibration_error(
+                             scores.softmax(-1).numpy(), labels, bins),
+                         "ECE after": expected_calibration_error(
+                             (scores / temperature).softmax(-1).numpy(), labels, bins)})
+    return pd.DataFrame(rows)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
+from torch import nn
+
 _LAYER = re.compile(r"\.layers?\.(\d+)\.")
 
 
@@ -28,3 +31,26 @@ def component_of(parameter_name: str, num_layers: int) -> str:
     if ".pooler." in parameter_name:
         return "pooler"
     return f"layer.{num_layers}"
+
+
+def layer_drift(model: nn.Module, reference: nn.Module, num_layers: int) -> pd.Series:
+    """How far each encoder component moved from ``reference`` (e.g. the pretrained
+    encoder): ‖θ − θ₀‖ / ‖θ₀‖ over all its weights, indexed embeddings, layer.1 … layer.L.
+
+    The picture that explains layer-wise rates: with decay the lower layers move less.
+    """
+    before = dict(reference.named_parameters())
+    moved: dict[str, list[float]] = {}
+    for name, parameter in model.named_parameters():
+        component = component_of(name, num_layers)
+        if component == "pooler" or component.startswith("head:"):
+            continue
+        if name not in before:
+            raise ValueError(f"layer_drift(): reference has no parameter {name!r}")
+        start = before[name].detach().float()
+        change = (parameter.detach().float() - start).pow(2).sum().item()
+        sums = moved.setdefault(component, [0.0, 0.0])
+        sums[0], sums[1] = sums[0] + change, sums[1] + start.pow(2).sum().item()
+    order = ["embeddings"] + [f"layer.{k}" for k in range(1, num_layers + 1)]
+    return pd.Series({c: (moved[c][0] / moved[c][1]) ** 0.5 for c in order if c in moved},
+                     name="relative change")

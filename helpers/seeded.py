@@ -38,6 +38,9 @@ class SeededResults:
     correct: dict[tuple[str, str], np.ndarray] = field(repr=False)
     histories: dict[tuple[str, int], History | None] = field(repr=False)
     models: dict[str, MultiTaskModel] = field(repr=False)
+    # (run, seed) → {split: {task: (logits, true ids)}} on validation and the scored split
+    logits: dict[tuple[str, int], dict[str, dict[str, tuple]]] = field(repr=False,
+                                                                      default_factory=dict)
 
     def summary(self, metric: str | None = "accuracy") -> pd.DataFrame:
         """Mean ± sd over seeds and a 95 % interval, per run and task (one ``metric``)."""
@@ -67,16 +70,25 @@ def _strategy_and_config(spec: RunSpec, config: TrainConfig, name: str
     return spec, config
 
 
-def _scores(model: MultiTaskModel, data: DatasetDict, split: str
-            ) -> tuple[list[dict], dict[str, np.ndarray]]:
-    """Accuracy and macro-F1 per task on ``split``, and which sentences each task got right."""
+def _labelled_logits(model: MultiTaskModel, data: DatasetDict, split: str
+                     ) -> dict[str, tuple]:
+    """{task: (logits, true ids)} over the rows of ``split`` labelled for the task."""
     found = predict_labels(model, get_split(data, split))
+    return {name: (part["logits"][keep], part["true"][keep])
+            for name, part in found.items() if (keep := part["true"] != MISSING_LABEL).any()}
+
+
+def _scores(model: MultiTaskModel, found: dict[str, tuple]
+            ) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Accuracy and macro-F1 per task, and which sentences each task got right."""
     rows, correct = [], {}
     for task in model.tasks:
-        true, pred, logits = (found[task.name][k] for k in ("true", "pred", "logits"))
-        keep = true != MISSING_LABEL
-        correct[task.name] = true[keep] == pred[keep]
-        metrics = task_metrics(task, true[keep], pred[keep], logits[keep])
+        if task.name not in found:
+            continue
+        logits, true = found[task.name]
+        pred = logits.argmax(dim=-1).numpy()
+        correct[task.name] = true == pred
+        metrics = task_metrics(task, true, pred, logits)
         rows += [{"task": task.name, "metric": kind, "value": metrics[f"{task.name}/{kind}"]}
                  for kind in ("accuracy", "macro_f1")]
     return rows, correct
@@ -86,7 +98,7 @@ def sentence_correctness(model: MultiTaskModel, data: DatasetDict, split: str = 
                          ) -> dict[str, np.ndarray]:
     """Per task, which labelled sentences of ``split`` the model gets right (for
     ``helpers.evidence.paired_difference`` between two single models)."""
-    return _scores(model, data, split)[1]
+    return _scores(model, _labelled_logits(model, data, split))[1]
 
 
 def run_seeded(
@@ -109,13 +121,16 @@ def run_seeded(
         if run_config.eval_split == split:
             raise ValueError(f"run_seeded(): run {name!r} would choose its epochs on "
                              f"{split!r}, the split it is scored on; select on validation")
-    table, facts, correct, histories, models = [], [], {}, {}, {}
+    table, facts, correct, histories, models, logits = [], [], {}, {}, {}, {}
     jobs = [(name, seed) for name in plans for seed in seeds]
     for name, seed in tqdm(jobs, desc="runs × seeds", disable=not config.progress):
         strategy, run_config = plans[name]
         model, history, seconds = run_strategy(partial(make_model, seed), data, strategy,
                                                replace(run_config, seed=seed))
-        rows, right = _scores(model, data, split)
+        outputs = {part: _labelled_logits(model, data, part)
+                   for part in dict.fromkeys(["validation", split]) if part in data}
+        rows, right = _scores(model, outputs[split])
+        logits[(name, seed)] = outputs
         table += [{"run": name, "seed": seed, **row} for row in rows]
         for task, flags in right.items():
             correct.setdefault((name, task), []).append(flags)
@@ -127,4 +142,4 @@ def run_seeded(
             models[name] = model
     return SeededResults(split, pd.DataFrame(table), pd.DataFrame(facts),
                          {key: np.stack(value) for key, value in correct.items()},
-                         histories, models)
+                         histories, models, logits)

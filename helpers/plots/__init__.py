@@ -6,6 +6,7 @@ from .experiments import seeded_results, strategy_results
 from .training import (
     confusion_matrices,
     gradient_conflict,
+    layer_drift,
     layer_learning_rates,
     learning_rate_schedule,
     probability_bars,
@@ -13,7 +14,7 @@ from .training import (
 )
 
 __all__ = [
-    "confusion_matrices", "gradient_conflict", "layer_learning_rates",
+    "confusion_matrices", "gradient_conflict", "layer_drift", "layer_learning_rates",
     "learning_rate_schedule", "pooling_grid_bars", "probability_bars", "projection_2d",
     "reliability_diagram",
     "seeded_results", "similarity_heatmap", "strategy_results", "training_curves",

@@ -95,15 +95,32 @@ def probability_bars(result: dict, title: str = "") -> Figure:
 
 def gradient_conflict(epochs: dict[str, pd.DataFrame],
                       title: str = "Gradient conflict on the shared encoder") -> Figure:
-    """Cosine between the two tasks' encoder gradients per epoch, one line per run."""
+    """Cosine between the two tasks' encoder gradients per epoch, one line per run; error
+    bars: sd over the probe batches (``grad_conflict_sd``), where recorded."""
     fig, ax = new_figure((6.5, 3.6))
     for name, frame in epochs.items():
         if "grad_conflict" in frame:
-            ax.plot(frame["epoch"], frame["grad_conflict"], marker="o", label=name)
+            spread = frame.get("grad_conflict_sd")
+            ax.errorbar(frame["epoch"], frame["grad_conflict"], yerr=spread, marker="o",
+                        capsize=3, label=name)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xlabel("epoch")
     ax.set_ylabel("cosine(∇ topic, ∇ sentiment)")
     ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def layer_drift(drift: pd.DataFrame, title: str = "How far each layer moved from pretraining"
+                ) -> Figure:
+    """One line per run (columns) over the encoder's components (rows, bottom to top)."""
+    fig, ax = new_figure((8, 3.8))
+    for run in drift.columns:
+        ax.plot(drift.index, drift[run], marker="o", label=run)
+    ax.set_ylabel("relative L2 change ‖θ − θ₀‖ / ‖θ₀‖")
+    ax.set_xlabel("component (bottom → top)")
+    ax.legend()
     ax.set_title(title)
     fig.tight_layout()
     return fig

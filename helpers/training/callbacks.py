@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from safetensors.torch import load_file
@@ -86,18 +87,23 @@ class GradualUnfreezing(Callback):
 
 class GradientConflictProbe(Callback):
     """Each epoch: cosine between the tasks' gradients on the shared, trainable encoder,
-    on fixed probe batches, dropout off. Negative = the tasks pull the encoder apart."""
+    dropout off, on a few fixed probe batches: ``grad_conflict`` is the mean over batches,
+    ``grad_conflict_sd`` their spread. Negative = the tasks pull the encoder apart."""
 
-    def __init__(self, batches: dict[str, dict]) -> None:
+    def __init__(self, batches: dict[str, list[dict]]) -> None:
         self.batches = batches
 
     def on_epoch_end(self, state: TrainState) -> None:
-        state.record["grad_conflict"] = gradient_conflict(state.model, self.batches)
+        cosines = [gradient_conflict(state.model, dict(zip(self.batches, pair, strict=True)))
+                   for pair in zip(*self.batches.values(), strict=False)]
+        state.record["grad_conflict"] = float(np.mean(cosines)) if cosines else math.nan
+        state.record["grad_conflict_sd"] = (float(np.std(cosines, ddof=1))
+                                            if len(cosines) > 1 else math.nan)
 
 
 def gradient_conflict(model: MultiTaskModel, batches: dict[str, dict]) -> float:
-    """Cosine of two tasks' loss gradients on the trainable encoder parameters; NaN when
-    the encoder is frozen or fewer than two tasks have a probe batch."""
+    """Cosine of two tasks' loss gradients on the trainable encoder parameters (one batch
+    per task); NaN when the encoder is frozen or fewer than two tasks have a batch."""
     shared = [p for p in model.encoder.parameters() if p.requires_grad]
     if not shared or len(batches) < 2:
         return math.nan

@@ -103,8 +103,7 @@ def _prepare(model: MultiTaskModel, sources: list[Source], config: TrainConfig,
                                config.batch_size, config.seed + i, config.batching)
                for i, s in enumerate(sources)]
     if config.grad_conflict:
-        callbacks.append(GradientConflictProbe(probe_batches(sources, collate_of,
-                                                             config.batch_size)))
+        callbacks.append(GradientConflictProbe(probe_batches(sources, collate_of)))
     if config.eval_split is not None:
         callbacks.append(BestModel())
     if config.patience is not None:
