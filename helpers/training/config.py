@@ -26,10 +26,11 @@ class TrainConfig:
     epochs: int = 3
     batch_size: int = 32
     batching: str = "grouped"        # grouped (similar token counts: less padding) | random
-    lr: float = 5e-5                 # the top used encoder layer; layer k: lr * decay**(T-k)
+    # Defaults from the seeded sweep in the README (benchmarks/defaults_sweep.py).
+    lr: float = 1e-4                 # the top used encoder layer; layer k: lr * decay**(T-k)
     layer_decay: float = 1.0         # 1.0 = one flat rate for the whole encoder
     head_lr: float | None = 1e-3     # None = lr
-    probe_epochs: int = 0            # heads alone on cached vectors first (LP-FT); 0 = off
+    probe_epochs: int = 30           # heads alone on cached vectors first (LP-FT); 0 = off
     probe_lr: float = 1e-2           # the heads' rate during those epochs
     weight_decay: float = 0.01
     schedule: str = "linear"         # linear | cosine | constant (all after warm-up)
