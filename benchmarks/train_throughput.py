@@ -2,8 +2,9 @@
 
 Run by hand: ``python benchmarks/train_throughput.py``. One fine-tuning epoch of the
 packaged all-MiniLM-L6-v2 over the training split of data/sentences.csv (735 sentences),
-batch size 32, the TrainConfig defaults (learning rates, warm-up, schedule, weight decay),
-fp32 unless ``--precision`` says otherwise. Arms, in one run, best of ``--repeats``:
+batch size 32, the TrainConfig defaults (learning rates, warm-up, schedule, weight decay;
+no heads-first phase, which the Trainer does not have), fp32 unless ``--precision`` says
+otherwise. Arms, in one run, best of ``--repeats``:
 
 - ``random``: our ``train()`` with plainly shuffled batches (both task heads);
 - ``grouped``: our ``train()`` with batches of similar token count (the default);
@@ -54,7 +55,7 @@ def ours(data, batching: str, precision: str, seed: int) -> tuple[float, float]:
     notebook_setup(seed)
     model = MultiTaskModel(SentenceEncoder.from_pretrained(), SENTENCE_TASKS)
     config = TrainConfig(epochs=1, batching=batching, mixed_precision=precision, seed=seed,
-                         eval_split=None, grad_conflict=False, progress=False)
+                         probe_epochs=0, eval_split=None, grad_conflict=False, progress=False)
     started = time.perf_counter()
     train(model, data, config)
     seconds = time.perf_counter() - started
