@@ -67,6 +67,7 @@ _notebooks-as:
 
 bench: install
 	$(BIN)/python benchmarks/encode_throughput.py
+	$(BIN)/python benchmarks/train_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

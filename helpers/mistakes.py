@@ -57,6 +57,18 @@ def top_losses(model: MultiTaskModel, dataset: Dataset, task: str, k: int = 8) -
         "loss": loss[order].round(2)})
 
 
+def wrong_predictions(model: MultiTaskModel, dataset: Dataset) -> pd.DataFrame:
+    """Every mistake on ``dataset``, every task: task, text, true and predicted label,
+    probabilities and loss, highest loss first (the error browser's table)."""
+    frames = []
+    for task in model.task_names:
+        ranked = top_losses(model, dataset, task, k=len(dataset))
+        frames.append(ranked[ranked["true"] != ranked["predicted"]].assign(task=task))
+    table = pd.concat(frames, ignore_index=True)
+    return table[["task", *ranked.columns]].sort_values("loss", ascending=False,
+                                                         ignore_index=True)
+
+
 def correct_by_category(model: MultiTaskModel, dataset: Dataset, task: str
                         ) -> dict[str, np.ndarray]:
     """Per value of the ``category`` column: which of its sentences ``model`` gets right."""
