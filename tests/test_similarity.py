@@ -23,3 +23,18 @@ def test_pairs_need_their_columns():
         check_pairs(pd.DataFrame(columns=["sentence1", "sentence2", "score"]))
     with pytest.raises(ValueError, match="k must be a positive int"):
         nearest_neighbours(np.ones((1, 2)), np.ones((2, 2)), k=0)
+
+
+def test_spearman_by_category_has_intervals_around_each_value():
+
+    from helpers.similarity import spearman_by_category
+
+    rng = np.random.default_rng(0)
+    pairs = pd.DataFrame({"sentence1": ["a"] * 60, "sentence2": ["b"] * 60,
+                          "score": rng.uniform(0, 5, 60), "category": ["x", "y"] * 30})
+    exact = pairs["score"].to_numpy() * 2  # same order as the gold scores
+    table = spearman_by_category(pairs, exact, resamples=200)
+    assert list(table.index) == ["all pairs", "x", "y"]
+    assert (table["spearman"] == 100).all() and (table["ci_low"] <= table["spearman"]).all()
+    with pytest.raises(ValueError, match="need one cosine per pair \\(60\\)"):
+        spearman_by_category(pairs, exact[:5])
