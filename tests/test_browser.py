@@ -1,7 +1,8 @@
 """JupyterLab as users meet it: started like the Docker image, driven in headless Chromium.
 
 Opens notebook 01, runs it, types a query into the similarity explorer and checks that the
-neighbours table appears; a screenshot goes to tests/artifacts/ (ignored by git).
+neighbours table appears; opens notebook 02, runs it and filters the error browser's
+mistakes by task and true label. Screenshots go to tests/artifacts/ (ignored by git).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def lab(tmp_path_factory):
             pytest.fail(message)
         pytest.skip(message)
     notebooks = tmp_path_factory.mktemp("notebooks")  # a copy: running cells never edits ours
-    shutil.copy2(REPO / "notebooks" / "01_sentence_embeddings.ipynb", notebooks)
+    for name in ("01_sentence_embeddings.ipynb", "02_multitask_model.ipynb"):
+        shutil.copy2(REPO / "notebooks" / name, notebooks)
     port = free_port()
     command = [part if not part.startswith("PORT=") else f"PORT={port}"
                for part in image_command()] + [f"NOTEBOOK_DIR={notebooks}"]
@@ -73,7 +75,10 @@ def lab(tmp_path_factory):
     log.close()
 
 
-def test_similarity_explorer_in_jupyterlab(lab):
+@contextlib.contextmanager
+def notebook_run(lab: str, notebook: str, screenshot: str):
+    """Open ``notebook`` in JupyterLab in headless Chromium, run all cells, yield the page;
+    a screenshot is saved whatever happens."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
@@ -86,7 +91,7 @@ def test_similarity_explorer_in_jupyterlab(lab):
                   "--disable-sync"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{lab}/lab/tree/01_sentence_embeddings.ipynb?token={TOKEN}")
+            page.goto(f"{lab}/lab/tree/{notebook}?token={TOKEN}")
             expect(page.locator(".jp-Notebook")).to_be_visible(timeout=60_000)
             choose_kernel = page.get_by_role("dialog").get_by_role("button", name="Select")
             with contextlib.suppress(PlaywrightTimeout):  # a fresh JupyterLab may ask
@@ -94,15 +99,40 @@ def test_similarity_explorer_in_jupyterlab(lab):
             expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=60_000)
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_text("Run All Cells", exact=True).click()
-            query = page.locator(".widget-text input[type='text']").last
-            expect(query).to_be_visible(timeout=240_000)
-            query.fill(QUERY)
-            query.press("Enter")
-            answer = page.get_by_text(f"Nearest to: '{QUERY}'")
-            expect(answer).to_be_visible(timeout=120_000)
-            answer.scroll_into_view_if_needed()
-            table = page.locator(".widget-output table").last
-            expect(table).to_contain_text("The striker scored twice")
+            yield page
         finally:
-            page.screenshot(path=str(ARTIFACTS / "jupyterlab_similarity_explorer.png"))
+            page.screenshot(path=str(ARTIFACTS / screenshot))
             browser.close()
+
+
+def test_similarity_explorer_in_jupyterlab(lab):
+    from playwright.sync_api import expect
+
+    with notebook_run(lab, "01_sentence_embeddings.ipynb",
+                      "jupyterlab_similarity_explorer.png") as page:
+        query = page.locator(".widget-text input[type='text']").last
+        expect(query).to_be_visible(timeout=240_000)
+        query.fill(QUERY)
+        query.press("Enter")
+        answer = page.get_by_text(f"Nearest to: '{QUERY}'")
+        expect(answer).to_be_visible(timeout=120_000)
+        answer.scroll_into_view_if_needed()
+        table = page.locator(".widget-output table").last
+        expect(table).to_contain_text("The striker scored twice")
+
+
+def test_error_browser_in_jupyterlab(lab):
+    """Notebook 02's error browser: pick a task and a true label, see only those mistakes."""
+    from playwright.sync_api import expect
+
+    with notebook_run(lab, "02_multitask_model.ipynb", "jupyterlab_error_browser.png") as page:
+        task, true = (page.locator(".widget-dropdown select").nth(i) for i in (0, 1))
+        expect(task).to_be_visible(timeout=240_000)
+        task.select_option("sentiment")
+        expect(true).to_contain_text("negative", timeout=60_000)
+        true.select_option("negative")
+        table = page.locator(".widget-output table").last
+        expect(table).to_contain_text("negative", timeout=60_000)
+        expect(page.get_by_text("shown (highest loss first)").last).to_be_visible()
+        true_column = table.locator("tbody tr td:nth-child(3)")
+        assert set(true_column.all_inner_texts()) == {"negative"}
