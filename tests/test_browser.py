@@ -51,12 +51,14 @@ def lab(tmp_path_factory):
     notebooks = tmp_path_factory.mktemp("notebooks")  # a copy: running cells never edits ours
     for name in ("01_sentence_embeddings.ipynb", "02_multitask_model.ipynb"):
         shutil.copy2(REPO / "notebooks" / name, notebooks)
+    workspaces = tmp_path_factory.mktemp("workspaces")  # nothing restored from earlier runs
     port = free_port()
     command = [part if not part.startswith("PORT=") else f"PORT={port}"
                for part in image_command()] + [f"NOTEBOOK_DIR={notebooks}"]
     log = (tmp_path_factory.mktemp("lab") / "lab.log").open("w")
     server = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                              env={**os.environ, "JUPYTER_TOKEN": TOKEN})
+                              env={**os.environ, "JUPYTER_TOKEN": TOKEN,
+                                   "JUPYTERLAB_WORKSPACES_DIR": str(workspaces)})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -91,8 +93,9 @@ def notebook_run(lab: str, notebook: str, screenshot: str):
                   "--disable-sync"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{lab}/lab/tree/{notebook}?token={TOKEN}")
-            expect(page.locator(".jp-Notebook")).to_be_visible(timeout=60_000)
+            # ?reset: open only this notebook, not the tabs a saved workspace would restore
+            page.goto(f"{lab}/lab/tree/{notebook}?reset&token={TOKEN}")
+            expect(page.locator(".jp-Notebook").first).to_be_visible(timeout=60_000)
             choose_kernel = page.get_by_role("dialog").get_by_role("button", name="Select")
             with contextlib.suppress(PlaywrightTimeout):  # a fresh JupyterLab may ask
                 choose_kernel.click(timeout=15_000)      # which kernel to start
