@@ -31,5 +31,7 @@ COPY --chown=jovyan:jovyan data/ data/
 COPY --chown=jovyan:jovyan configs/ configs/
 
 ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+# The command line too: docker run sentence-mtl sentence-mtl predict --model ... "A sentence."
+ENV PATH=/home/jovyan/sentence-mtl/.venv/bin:$PATH
 EXPOSE 8888
 CMD ["make", "lab", "LAB_IP=0.0.0.0", "PORT=8888"]

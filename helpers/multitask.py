@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +23,7 @@ from .components import component_of
 from .data import TaskSpec
 from .encoder import SentenceEncoder
 from .loading import default_model_path
+from .modelcard import model_card
 from .validation import check_choice, check_positive_int, check_sentences
 
 HEAD_KINDS = ("linear", "mlp")
@@ -208,12 +209,16 @@ class MultiTaskModel(nn.Module):
             "temperatures": self.temperatures,
         }
 
-    def save(self, directory: str | os.PathLike) -> Path:
-        """Write the model to ``directory`` atomically: a crash leaves the old or nothing."""
+    def save(self, directory: str | os.PathLike, train_config: Mapping | None = None,
+             metrics: Mapping[str, float] | None = None) -> Path:
+        """Write the model and its card (README.md, with the training configuration and
+        metrics when given) to ``directory`` atomically: a crash leaves the old or nothing."""
         if self.encoder.quantize is not None:
             raise ValueError("save(): a quantized encoder cannot be saved; save the fp32 "
                              "model and quantize after loading")
-        return saving.save_model(self, self.config(), directory)
+        card = model_card(self.config(), sum(p.numel() for p in self.parameters()),
+                          train_config, metrics)
+        return saving.save_model(self, self.config(), directory, card)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> MultiTaskModel:

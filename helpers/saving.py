@@ -18,11 +18,13 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 CONFIG_FILE, WEIGHTS_FILE = "multitask_config.json", "model.safetensors"
-BACKBONE_DIR, TOKENIZER_DIR = "backbone", "tokenizer"
+BACKBONE_DIR, TOKENIZER_DIR, CARD_FILE = "backbone", "tokenizer", "README.md"
 
 
-def save_model(model: nn.Module, config: dict, directory: str | os.PathLike) -> Path:
-    """Write ``model`` (with ``.encoder``) and ``config`` to ``directory``.
+def save_model(model: nn.Module, config: dict, directory: str | os.PathLike,
+               card: str | None = None) -> Path:
+    """Write ``model`` (with ``.encoder``), ``config`` and the model ``card`` (README.md)
+    to ``directory``.
 
     Files go to a temporary sibling directory that is renamed into place at the end, so a
     crash leaves the old directory or nothing, never half a checkpoint.
@@ -39,6 +41,8 @@ def save_model(model: nn.Module, config: dict, directory: str | os.PathLike) -> 
         model.encoder.backbone.config.save_pretrained(staging / BACKBONE_DIR)
         model.encoder.tokenizer.save_pretrained(staging / TOKENIZER_DIR)
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+        if card is not None:
+            (staging / CARD_FILE).write_text(card)
         _replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

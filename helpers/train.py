@@ -69,7 +69,7 @@ def run(config: dict) -> dict:
                "train_config": asdict(train_config)}
     if process_state().is_main_process:
         output = Path(config["output_dir"])
-        model.save(output / "model")
+        model.save(output / "model", asdict(train_config), metrics["test"])
         staging = output / ".metrics.json.tmp"
         staging.write_text(json.dumps(metrics, indent=2))
         staging.replace(output / "metrics.json")

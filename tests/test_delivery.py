@@ -97,6 +97,15 @@ def test_dockerfile_install_step_in_a_clean_environment(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "(384,)"
     assert result.stderr.strip() == "", "after notebook_setup() loading is quiet (nbval)"
+    # `docker run sentence-mtl sentence-mtl encode ...`: the console script, on the image's PATH
+    path = re.search(r"^ENV PATH=(\S+):\$PATH$", DOCKERFILE, re.M)
+    workdir = re.search(r"^WORKDIR (\S+)", DOCKERFILE, re.M)[1]
+    assert path and path.group(1) == f"{workdir}/.venv/bin"
+    command = subprocess.run([str(tmp_path / ".venv" / "bin" / "sentence-mtl"), "encode",
+                              "It works offline."], cwd=tmp_path, capture_output=True,
+                             text=True, env={**env, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert command.returncode == 0, command.stderr
+    assert "shape (384,), norm 1.000" in command.stdout
 
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
