@@ -11,7 +11,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-import torch
 from datasets import Dataset
 from sklearn.metrics import classification_report
 
@@ -96,10 +95,3 @@ def category_comparison(models: Mapping[str, MultiTaskModel], dataset: Dataset, 
                      "ci_low": difference["ci_low"], "ci_high": difference["ci_high"]})
     return pd.DataFrame(rows).set_index("category").round(3)
 
-
-def logits_and_labels(model: MultiTaskModel, dataset: Dataset, task: str
-                      ) -> tuple[torch.Tensor, np.ndarray]:
-    """Raw logits and true ids of the rows labelled for ``task`` (for calibration)."""
-    found = predict_labels(model, dataset, [model.task(task)])[task]
-    keep = found["true"] != MISSING_LABEL
-    return found["logits"][keep], found["true"][keep]
