@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TENSORBOARD := $(VENV)/.tensorboard
 PORT ?= 8888
 LAB_IP ?= 127.0.0.1
 NOTEBOOK_DIR ?= notebooks
@@ -48,8 +49,13 @@ browser-deps:
 lint: install
 	$(BIN)/ruff check helpers tests benchmarks
 
-unit: install
+unit: install $(TENSORBOARD)
 	$(BIN)/python -m pytest tests
+
+# Optional for users, the notebooks and the image; tests/test_tracking.py needs it.
+$(TENSORBOARD): $(STAMP)
+	$(BIN)/python -m pip install --quiet "tensorboard==2.21.0"
+	touch $(TENSORBOARD)
 
 # Every notebook as stored, then notebook 01 again as a CPU without AVX-512 would run it.
 notebooks: install

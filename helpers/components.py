@@ -19,10 +19,13 @@ def component_of(parameter_name: str, num_layers: int) -> str:
     ``bottom:K``. Encoder parameters outside the embeddings and the blocks (MPNet's relative
     attention bias, a final LayerNorm) are shared by the stack and count as part of the top
     block ``layer.L``: they get its learning rate and thaw with it. Heads are ``head:TASK``;
-    BERT's ``pooler`` is its own component (no pooling mode uses it).
+    BERT's ``pooler`` is its own component (no pooling mode uses it), and so is the
+    optional ``projection`` after pooling (trained at the heads' rate, like a head).
     """
     if parameter_name.startswith("heads."):
         return "head:" + parameter_name.split(".")[1]
+    if parameter_name.startswith("projection."):
+        return "projection"
     match = _LAYER.search(parameter_name)
     if match:
         return f"layer.{int(match.group(1)) + 1}"
@@ -54,3 +57,23 @@ def layer_drift(model: nn.Module, reference: nn.Module, num_layers: int) -> pd.S
     order = ["embeddings"] + [f"layer.{k}" for k in range(1, num_layers + 1)]
     return pd.Series({c: (moved[c][0] / moved[c][1]) ** 0.5 for c in order if c in moved},
                      name="relative change")
+
+
+def parameter_table(model: nn.Module) -> pd.DataFrame:
+    """Parameters per component of a ``MultiTaskModel`` (embeddings, each layer, pooler,
+    projection, each head); ``used`` is False for components no pooling reads (always
+    frozen)."""
+    counts: dict[str, list[int]] = {}
+    for name, parameter in model.named_parameters():
+        total, trainable = counts.setdefault(model.component(name), [0, 0])
+        counts[model.component(name)] = [
+            total + parameter.numel(), trainable + parameter.numel() * parameter.requires_grad]
+    unused = model.unused_components()
+    frame = pd.DataFrame(
+        [(name, total, trainable, name not in unused)
+         for name, (total, trainable) in counts.items()],
+        columns=["component", "parameters", "trainable", "used"],
+    )
+    frame["used"] = frame["used"].astype(object)
+    frame.loc[len(frame)] = ["total", frame["parameters"].sum(), frame["trainable"].sum(), ""]
+    return frame.set_index("component")

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .loading import load_backbone
-from .pooling import check_pooling, pool
+from .pooling import check_dim, check_pooling, pool, truncate
 from .precision import encoding_precision
 from .quantize import quantize_backbone
 from .validation import check_choice, check_positive_int, check_sentences
@@ -147,17 +147,20 @@ class SentenceEncoder(nn.Module):
         normalize: bool | None = None,
         convert_to: str = "numpy",
         progress: bool = False,
+        dim: int | None = None,
     ) -> np.ndarray | torch.Tensor:
         """Sentences → float32 vectors of shape (n, dim); one string → (dim,).
 
         Batches hold sentences of similar token count (less padding), and the original
         order is restored at the end. ``normalize=None`` uses the encoder's own setting.
+        ``dim=k`` keeps the first k coordinates (Matryoshka-style truncation, re-normalised).
         """
         single = isinstance(sentences, str)
         items = check_sentences([sentences] if single else sentences, "encode()")
         check_positive_int(batch_size, "batch_size", "encode()")
         check_choice(convert_to, OUTPUT_FORMATS, "convert_to", "encode()")
         unit_length = self.normalize if normalize is None else bool(normalize)
+        check_dim(dim, self.dim, "encode()")
         if not items:
             empty = torch.empty((0, self.dim), dtype=torch.float32)
             return empty if convert_to == "torch" else empty.numpy()
@@ -182,7 +185,8 @@ class SentenceEncoder(nn.Module):
                     pooled = F.normalize(pooled, dim=-1)
                 vectors[torch.from_numpy(chosen)] = pooled.float().cpu()
         self.train(was_training)
-        result = vectors[0] if single else vectors
+        result = truncate(vectors, dim, unit_length)
+        result = result[0] if single else result
         return result if convert_to == "torch" else result.numpy()
 
     def extra_repr(self) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from .heads import HeadConfig
+
 
 def _table(rows: Mapping[str, object]) -> str:
     lines = ["| | |", "| --- | --- |"]
@@ -25,8 +27,9 @@ def model_card(config: Mapping, parameters: int, train_config: Mapping | None = 
         _table({"backbone": backbone, "pooling": f"{config['pooling']} of hidden state "
                 f"{config['layer']} (-1 = last)", "normalised": config["normalize"],
                 "max tokens": config["max_length"],
-                "heads": (f"linear (dropout {config['dropout']})" if config["head"] == "linear"
-                          else f"mlp (hidden {config['hidden']}, dropout {config['dropout']})"),
+                "projection": config["projection_dim"] or "none",
+                "heads": "; ".join(f"{name}: {HeadConfig(**head).describe()}"
+                                   for name, head in config["heads"].items()),
                 "parameters": f"{parameters:,}"}),
         "## Tasks and labels", tasks,
         "## Training", ("```json\n" + json.dumps(dict(train_config), indent=2, default=str)

@@ -19,39 +19,33 @@ from safetensors.torch import load_file
 from torch import nn
 
 from . import saving
-from .components import component_of
+from .components import component_of, parameter_table
 from .data import TaskSpec
 from .encoder import SentenceEncoder
-from .loading import default_model_path
+from .heads import HeadSpec, head_configs, head_table
 from .modelcard import model_card
+from .pooling import check_dim, truncate
 from .validation import check_choice, check_positive_int, check_sentences
 
-HEAD_KINDS = ("linear", "mlp")
 CONFIG_FILE, WEIGHTS_FILE = saving.CONFIG_FILE, saving.WEIGHTS_FILE
 FORMAT_VERSION = 1
 
 
-def make_head(kind: str, dim: int, num_labels: int, hidden: int, dropout: float) -> nn.Module:
-    """A linear classifier, or a one-hidden-layer MLP, on a (batch, dim) sentence vector."""
-    check_choice(kind, HEAD_KINDS, "head", "MultiTaskModel")
-    if kind == "linear":
-        return nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, num_labels))
-    return nn.Sequential(
-        nn.Dropout(dropout), nn.Linear(dim, hidden), nn.GELU(),
-        nn.Dropout(dropout), nn.Linear(hidden, num_labels),
-    )
-
-
 class MultiTaskModel(nn.Module):
-    """Shared sentence encoder → {task: logits}."""
+    """Shared sentence encoder (→ optional projection to ``projection_dim``) → {task: logits}.
+
+    ``head`` is "linear" or "mlp" (one hidden layer of ``hidden``) for every task, a
+    ``HeadConfig``, or ``{task: head}`` for a head of its own shape per task.
+    """
 
     def __init__(
         self,
         encoder: SentenceEncoder,
         tasks: Sequence[TaskSpec],
-        head: str = "linear",
+        head: HeadSpec | Mapping[str, HeadSpec] = "linear",
         hidden: int = 256,
         dropout: float = 0.1,
+        projection_dim: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(encoder, SentenceEncoder):
@@ -63,14 +57,16 @@ class MultiTaskModel(nn.Module):
         names = [task.name for task in tasks]
         if len(set(names)) != len(names):
             raise ValueError(f"MultiTaskModel: task names must be unique, got {names}")
-        check_positive_int(hidden, "hidden", "MultiTaskModel")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"MultiTaskModel: dropout must be in [0, 1), got {dropout}")
+        if projection_dim is not None:
+            check_positive_int(projection_dim, "projection_dim", "MultiTaskModel")
         self.encoder = encoder
         self.tasks = tasks
-        self.head_kind, self.hidden, self.dropout = head, hidden, dropout
+        self.head_configs = head_configs(head, names, hidden, dropout)
+        # A learned linear map to a smaller (or any) sentence vector size, trained with the heads.
+        self.projection = nn.Linear(encoder.dim, projection_dim) if projection_dim else None
+        self.dim = projection_dim or encoder.dim
         self.heads = nn.ModuleDict(
-            {task.name: make_head(head, encoder.dim, len(task.labels), hidden, dropout)
+            {task.name: self.head_configs[task.name].build(self.dim, len(task.labels))
              for task in tasks}
         )
         self.temperatures = {task.name: 1.0 for task in tasks}  # see set_temperature
@@ -96,9 +92,52 @@ class MultiTaskModel(nn.Module):
         check_choice(name, self.task_names, "task", "MultiTaskModel")
         return self.tasks[self.task_names.index(name)]
 
+    def add_task(self, task: TaskSpec, head: HeadSpec = "linear") -> MultiTaskModel:
+        """A new task on the same encoder: one more head (random, trainable), nothing else
+        changes, so the other tasks' predictions stay exactly what they were."""
+        if not isinstance(task, TaskSpec):
+            raise TypeError(f"add_task(): task must be a TaskSpec, got {type(task).__name__}")
+        if task.name in self.task_names:
+            raise ValueError(f"add_task(): the model already has a task {task.name!r}")
+        config = head_configs(head, [task.name])[task.name]
+        device = next(self.heads.parameters()).device
+        self.heads[task.name] = config.build(self.dim, len(task.labels)).to(device)
+        self.tasks, self.head_configs = (*self.tasks, task), {**self.head_configs,
+                                                              task.name: config}
+        self.temperatures[task.name] = 1.0
+        return self
+
+    def project(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Encoder vectors → the model's sentence vectors (through the projection, if any;
+        unit length again when the encoder normalises)."""
+        if self.projection is None:
+            return vectors
+        projected = self.projection(vectors)
+        return nn.functional.normalize(projected, dim=-1) if self.encoder.normalize else projected
+
     def heads_forward(self, vectors: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(batch, dim) sentence vectors → {task: (batch, num_labels) logits}."""
+        """(batch, encoder dim) vectors → {task: (batch, num_labels) logits}."""
+        vectors = self.project(vectors)
         return {name: head(vectors) for name, head in self.heads.items()}
+
+    @torch.inference_mode()
+    def encode(self, sentences: str | Sequence[str], batch_size: int = 32,
+               dim: int | None = None) -> torch.Tensor:
+        """The sentence vectors the heads read ((n, ``self.dim``), projected if the model
+        projects); ``dim=k`` keeps the first k coordinates (Matryoshka-style)."""
+        check_dim(dim, self.dim, "encode()")
+        was_training = self.training
+        self.eval()
+        vectors = self.encoder.encode(sentences, batch_size=batch_size, convert_to="torch")
+        single = vectors.dim() == 1
+        vectors = self.project(vectors.reshape(-1, self.encoder.dim).to(self.device))
+        self.train(was_training)
+        result = truncate(vectors.cpu(), dim, self.encoder.normalize)
+        return result[0] if single else result
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.heads.parameters()).device
 
     def forward(
         self,
@@ -122,8 +161,7 @@ class MultiTaskModel(nn.Module):
         was_training = self.training
         self.eval()
         vectors = self.encoder.encode(sentences, batch_size=batch_size, convert_to="torch")
-        head_device = next(self.heads.parameters()).device
-        logits = self.heads_forward(vectors.to(head_device))
+        logits = self.heads_forward(vectors.to(self.device))
         self.train(was_training)
         return {name: (values / self.temperatures[name]).softmax(dim=-1).cpu()
                 for name, values in logits.items()}
@@ -155,10 +193,8 @@ class MultiTaskModel(nn.Module):
                 row[name] = answer["label"]
                 row[f"{name} p"] = round(answer["probs"][answer["label"]], 3)
             rows.append(row)
-        return pd.DataFrame(rows, columns=self._frame_columns())
-
-    def _frame_columns(self) -> list[str]:
-        return ["text"] + [c for name in self.task_names for c in (name, f"{name} p")]
+        columns = [c for name in self.task_names for c in (name, f"{name} p")]
+        return pd.DataFrame(rows, columns=["text", *columns])
 
     def component(self, parameter_name: str) -> str:
         """The component of one parameter (see ``component_of`` for the layer numbering)."""
@@ -177,37 +213,17 @@ class MultiTaskModel(nn.Module):
                 parameter.requires_grad = False
 
     def parameter_report(self) -> pd.DataFrame:
-        """Parameters per component (embeddings, each layer, pooler, each head); ``used``
-        is False for components no pooling reads (always frozen)."""
-        counts: dict[str, list[int]] = {}
-        for name, parameter in self.named_parameters():
-            total, trainable = counts.setdefault(self.component(name), [0, 0])
-            counts[self.component(name)] = [
-                total + parameter.numel(), trainable + parameter.numel() * parameter.requires_grad]
-        unused = self.unused_components()
-        frame = pd.DataFrame(
-            [(name, total, trainable, name not in unused)
-             for name, (total, trainable) in counts.items()],
-            columns=["component", "parameters", "trainable", "used"],
-        )
-        frame["used"] = frame["used"].astype(object)
-        frame.loc[len(frame)] = ["total", frame["parameters"].sum(), frame["trainable"].sum(), ""]
-        return frame.set_index("component")
+        """Parameters per component; see ``components.parameter_table``."""
+        return parameter_table(self)
+
+    def head_report(self) -> pd.DataFrame:
+        """Each task's head: its shape and parameter count."""
+        return head_table(self.head_configs, self.heads)
 
     # ----------------------------------------------------------------- save and load
     def config(self) -> dict:
         """Everything ``load`` needs besides the weights (JSON-serialisable)."""
-        encoder = self.encoder
-        packaged = encoder.name_or_path == str(default_model_path())
-        return {
-            "format_version": FORMAT_VERSION,
-            "backbone": None if packaged else encoder.name_or_path,
-            "pooling": encoder.pooling, "layer": encoder.layer,
-            "normalize": encoder.normalize, "max_length": encoder.max_length,
-            "tasks": [{"name": task.name, "labels": list(task.labels)} for task in self.tasks],
-            "head": self.head_kind, "hidden": self.hidden, "dropout": self.dropout,
-            "temperatures": self.temperatures,
-        }
+        return saving.model_config(self, FORMAT_VERSION)
 
     def save(self, directory: str | os.PathLike, train_config: Mapping | None = None,
              metrics: Mapping[str, float] | None = None) -> Path:
@@ -224,12 +240,10 @@ class MultiTaskModel(nn.Module):
     def load(cls, directory: str | os.PathLike) -> MultiTaskModel:
         """Rebuild a saved model; raise clearly if it is not one or does not match."""
         config, weights, backbone, tokenizer = saving.read_saved(directory, FORMAT_VERSION)
-        encoder = SentenceEncoder(
-            backbone, tokenizer, config["pooling"], config["layer"], config["normalize"],
-            config["max_length"], config["backbone"] or str(default_model_path()),
-        )
-        tasks = [TaskSpec(task["name"], tuple(task["labels"])) for task in config["tasks"]]
-        model = cls(encoder, tasks, config["head"], config["hidden"], config["dropout"])
+        encoder, tasks = saving.encoder_and_tasks(config, backbone, tokenizer)
+        heads = config.get("heads") or config["head"]  # older saves: one head for all tasks
+        model = cls(encoder, tasks, heads, config.get("hidden", 256), config.get("dropout", 0.1),
+                    config.get("projection_dim"))
         saving.load_weights(model, load_file(weights), origin=str(weights))
         for task, temperature in config.get("temperatures", {}).items():  # older saves: none
             model.set_temperature(task, temperature)

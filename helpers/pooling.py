@@ -50,3 +50,19 @@ def check_pooling(mode: str, where: str = "pooling") -> str:
 def pool(tokens: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
     """Pool ``tokens`` with the named ``mode`` (one of ``POOLING_MODES``)."""
     return POOLERS[check_pooling(mode)](tokens, mask)
+
+
+def check_dim(dim: int | None, full: int, where: str) -> None:
+    """``dim`` for ``truncate``: None (keep all) or 1 … ``full``."""
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int)
+                            or not 1 <= dim <= full):
+        raise ValueError(f"{where}: dim must be an int from 1 to {full} (or None), got {dim!r}")
+
+
+def truncate(vectors: torch.Tensor, dim: int | None, normalize: bool) -> torch.Tensor:
+    """Matryoshka-style: the first ``dim`` coordinates of (n, full) vectors, re-normalised
+    to unit length when ``normalize`` (cosine similarity on the shorter vectors)."""
+    if dim is None:
+        return vectors
+    kept = vectors[:, :dim]
+    return torch.nn.functional.normalize(kept, dim=-1) if normalize else kept

@@ -17,6 +17,10 @@ from safetensors.torch import save_file
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from .data import TaskSpec
+from .encoder import SentenceEncoder
+from .loading import default_model_path
+
 CONFIG_FILE, WEIGHTS_FILE = "multitask_config.json", "model.safetensors"
 BACKBONE_DIR, TOKENIZER_DIR, CARD_FILE = "backbone", "tokenizer", "README.md"
 
@@ -90,8 +94,37 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], origin: str) 
                   for name in sorted(set(own) & set(state))
                   if state[name].shape != own[name].shape]
     if missing or unexpected or mis_shaped:
+        differing = {model.component(name.split()[0]) for name in
+                     [*missing, *unexpected, *mis_shaped]} if hasattr(model, "component") else {}
         raise ValueError(
-            f"load(): the weights in {origin} do not match this model's config "
-            f"(another backbone, task or label set?): missing {missing[:5]}, "
-            f"unexpected {unexpected[:5]}, shape mismatch {mis_shaped[:5]}")
+            f"load(): the weights in {origin} do not match this model's config in "
+            f"{sorted(differing)} (another backbone, task, label set or head shape?): "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}, "
+            f"shape mismatch {mis_shaped[:5]}")
     model.load_state_dict(state)
+
+
+def encoder_and_tasks(config: dict, backbone: nn.Module, tokenizer: object
+                      ) -> tuple[SentenceEncoder, list[TaskSpec]]:
+    """The saved encoder settings around ``backbone`` and the saved task list."""
+    encoder = SentenceEncoder(
+        backbone, tokenizer, config["pooling"], config["layer"], config["normalize"],
+        config["max_length"], config["backbone"] or str(default_model_path()),
+    )
+    return encoder, [TaskSpec(task["name"], tuple(task["labels"])) for task in config["tasks"]]
+
+
+def model_config(model: nn.Module, format_version: int) -> dict:
+    """A ``MultiTaskModel``'s settings for its JSON config (everything but the weights)."""
+    encoder = model.encoder
+    packaged = encoder.name_or_path == str(default_model_path())
+    return {
+        "format_version": format_version,
+        "backbone": None if packaged else encoder.name_or_path,
+        "pooling": encoder.pooling, "layer": encoder.layer,
+        "normalize": encoder.normalize, "max_length": encoder.max_length,
+        "tasks": [{"name": task.name, "labels": list(task.labels)} for task in model.tasks],
+        "heads": {name: config.to_dict() for name, config in model.head_configs.items()},
+        "projection_dim": model.projection.out_features if model.projection else None,
+        "temperatures": model.temperatures,
+    }

@@ -23,6 +23,7 @@ from .training import TrainConfig
 TOP_LEVEL = {"model": None, "pooling": "mean", "layer": -1, "normalize": True,
              "max_length": 128, "data": None, "text_column": "text", "task_columns": None,
              "tasks": None, "head": "linear", "hidden": 256, "dropout": 0.1,
+             "projection_dim": None,
              "freeze": "none", "train": {}, "output_dir": "runs/latest", "test_split": "test"}
 
 
@@ -60,7 +61,7 @@ def run(config: dict) -> dict:
             config["model"], config["pooling"], config["layer"], config["normalize"],
             config["max_length"])
         return MultiTaskModel(encoder, tasks, config["head"], config["hidden"],
-                              config["dropout"])
+                              config["dropout"], config["projection_dim"])
 
     model, history, seconds = run_strategy(make_model, data, config["freeze"], train_config)
     metrics = {"test": split_metrics(model, data, config["test_split"]) if config["test_split"]

@@ -18,6 +18,8 @@ from ..weighting import WEIGHTINGS
 from .evaluation import parse_metric
 from .mixture import BATCHINGS, SAMPLINGS
 
+TRACKERS = ("tensorboard",)
+
 
 @dataclass
 class TrainConfig:
@@ -45,8 +47,11 @@ class TrainConfig:
     seed: int = 0
     eval_split: str | None = "validation"  # None = no evaluation during training
     metric: str = "mean/accuracy"    # TASK/KIND for best epoch and early stopping
+    tasks: tuple[str, ...] | None = None  # train only these tasks' losses; None = all labelled
     patience: int | None = None      # epochs without improvement before stopping
     checkpoint_dir: str | None = None
+    log_with: str | None = None      # "tensorboard": step losses and rates, epoch metrics
+    logging_dir: str | None = None   # where log_with writes (tensorboard --logdir DIR)
     cache_frozen_encoder: bool = True
     grad_conflict: bool = True
     progress: bool = True
@@ -70,12 +75,31 @@ class TrainConfig:
         check_choice(self.loss_weighting, WEIGHTINGS, "loss_weighting", where)
         self._check_numbers(where)
         parse_metric(self.metric, where)
+        if self.tasks is not None:
+            if isinstance(self.tasks, str) or not self.tasks or \
+                    not all(isinstance(name, str) for name in self.tasks):
+                raise ValueError(f"{where}: tasks must be a non-empty list of task names "
+                                 f"(or None for all), got {self.tasks!r}")
+            self.tasks = tuple(self.tasks)
         if self.loss_weights is not None and self.loss_weighting != "fixed":
             raise ValueError(f"{where}: loss_weights apply to loss_weighting='fixed' only, "
                              f"not {self.loss_weighting!r}")
+        self._check_tracking(where)
         if self.eval_split is None and (self.patience is not None or self.checkpoint_dir):
             raise ValueError(f"{where}: patience and checkpoint_dir choose epochs by "
                              f"{self.metric!r} on an evaluation split, but eval_split is None")
+
+    def _check_tracking(self, where: str) -> None:
+        """A tracker needs a directory, and a directory without a tracker is a typo."""
+        if self.log_with is None:
+            if self.logging_dir is not None:
+                raise ValueError(f"{where}: logging_dir {self.logging_dir!r} is set but log_with "
+                                 f"is None; set log_with='tensorboard' to log there")
+            return
+        check_choice(self.log_with, TRACKERS, "log_with", where)
+        if not self.logging_dir:
+            raise ValueError(f"{where}: log_with={self.log_with!r} needs logging_dir, "
+                             f"the directory to write its logs to")
 
     def _check_numbers(self, where: str) -> None:
         """Rates positive, ratios in range; NaN fails every comparison, so it fails here."""

@@ -33,6 +33,7 @@ from .history import History
 from .linear_probe import fit_heads_first
 from .mixture import Source, TaskMixture, TrainData, sources_of, training_loader
 from .probes import probe_batches
+from .tracking import TrackerLogging, check_tracker
 
 
 @dataclass
@@ -72,6 +73,7 @@ def _accelerator(config: TrainConfig) -> Accelerator:
         AcceleratorState._reset_state()
     return Accelerator(cpu=not torch.accelerator.is_available(), mixed_precision=precision,
                        gradient_accumulation_steps=config.grad_accumulation,
+                       log_with=config.log_with, project_dir=config.logging_dir,
                        kwargs_handlers=[DistributedDataParallelKwargs(
                            find_unused_parameters=True)])
 
@@ -108,6 +110,8 @@ def _prepare(model: MultiTaskModel, sources: list[Source], config: TrainConfig,
         callbacks.append(BestModel())
     if config.patience is not None:
         callbacks.append(EarlyStopping(config.patience))
+    if config.log_with:  # last: it logs what the other callbacks added to the rows
+        callbacks.append(TrackerLogging())
     weighting = make_weighting(config.loss_weighting, model.task_names, config.loss_weights,
                                config.seed).to(accelerator.device)
     groups, _ = layerwise_param_groups(model, config.lr, config.layer_decay, config.head_lr,
@@ -201,12 +205,13 @@ def train(model: MultiTaskModel, data: TrainData, config: TrainConfig | None = N
     ``data``: a ``DatasetDict`` from ``load_sentences`` (rows fully or partly labelled), or
     ``{task: Dataset or DatasetDict}`` with one data set per task, mixed by ``sampling``.
     ``callbacks`` run first at every event, before the built-in ones (conflict probe,
-    best model, early stopping).
+    best model, early stopping, tracker logging).
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise TypeError(f"train(): config must be a TrainConfig, got {type(config).__name__}")
-    sources = sources_of(model, data, config.eval_split)
+    check_tracker(config)
+    sources = sources_of(model, data, config.eval_split, config.tasks)
     _check_metric(model, config)
     if config.probe_epochs and not encoder_is_frozen(model):
         fit_heads_first(model, data, config)
@@ -219,7 +224,7 @@ def train(model: MultiTaskModel, data: TrainData, config: TrainConfig | None = N
         raise ValueError("train(): nothing to train: every parameter of the model is frozen "
                          "(strategy 'all'?). Unfreeze something first, e.g. "
                          "freeze(model, 'backbone') to train only the heads.")
-    run = _prepare(model, sources, config, state, callbacks)
+    run = _prepare(model, sources, config, state, list(callbacks))  # built-ins go on a copy
     for callback in run.callbacks[len(callbacks):]:
         callback.on_train_begin(state)
     for state.epoch in range(1, config.epochs + 1):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -47,8 +47,27 @@ def _evaluation_split(part: DatasetDict, split: str | None, name: str) -> Datase
     return get_split(part, split)
 
 
-def sources_of(model: MultiTaskModel, data: TrainData, eval_split: str | None) -> list[Source]:
-    """A joint ``DatasetDict`` is one source; a ``{task: data set}`` mapping is one each."""
+def sources_of(model: MultiTaskModel, data: TrainData, eval_split: str | None,
+               only: Sequence[str] | None = None) -> list[Source]:
+    """A joint ``DatasetDict`` is one source; a ``{task: data set}`` mapping is one each.
+    ``only`` (``TrainConfig.tasks``) keeps those tasks' labels and drops the others'."""
+    for name in only or ():
+        model.task(name)  # an unknown name is an error listing the model's tasks
+    sources = [_kept(source, only) for source in _all_sources(model, data, eval_split)]
+    sources = [source for source in sources if source.tasks]
+    if not sources:
+        raise ValueError(f"train(): the data has no labels for the tasks {list(only or ())}")
+    return sources
+
+
+def _kept(source: Source, only: Sequence[str] | None) -> Source:
+    if only is None:
+        return source
+    return replace(source, tasks=tuple(t for t in source.tasks if t.name in only))
+
+
+def _all_sources(model: MultiTaskModel, data: TrainData, eval_split: str | None
+                 ) -> list[Source]:
     if isinstance(data, DatasetDict):
         columns = get_split(data, "train").column_names
         present = tuple(t for t in model.tasks if t.name in columns)
