@@ -20,12 +20,15 @@ def component_of(parameter_name: str, num_layers: int) -> str:
     attention bias, a final LayerNorm) are shared by the stack and count as part of the top
     block ``layer.L``: they get its learning rate and thaw with it. Heads are ``head:TASK``;
     BERT's ``pooler`` is its own component (no pooling mode uses it), and so is the
-    optional ``projection`` after pooling (trained at the heads' rate, like a head).
+    optional ``projection`` after pooling (trained at the heads' rate, like a head), and
+    so are LoRA ``adapters`` (``helpers.lora``; also the heads' rate).
     """
     if parameter_name.startswith("heads."):
         return "head:" + parameter_name.split(".")[1]
     if parameter_name.startswith("projection."):
         return "projection"
+    if ".lora_" in parameter_name:
+        return "adapters"
     match = _LAYER.search(parameter_name)
     if match:
         return f"layer.{int(match.group(1)) + 1}"
@@ -46,7 +49,7 @@ def layer_drift(model: nn.Module, reference: nn.Module, num_layers: int) -> pd.S
     moved: dict[str, list[float]] = {}
     for name, parameter in model.named_parameters():
         component = component_of(name, num_layers)
-        if component == "pooler" or component.startswith("head:"):
+        if component in ("pooler", "projection", "adapters") or component.startswith("head:"):
             continue
         if name not in before:
             raise ValueError(f"layer_drift(): reference has no parameter {name!r}")

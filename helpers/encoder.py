@@ -59,11 +59,13 @@ class SentenceEncoder(nn.Module):
         normalize: bool = True,
         max_length: int = 256,
         quantize: str | None = None,
+        pretrained: bool = True,
     ) -> SentenceEncoder:
-        """Load a backbone by hub name or local path; ``None`` is the packaged MiniLM."""
+        """Load a backbone by hub name or local path; ``None`` is the packaged MiniLM.
+        ``pretrained=False`` keeps its architecture and tokenizer but not its weights."""
         check_pooling(pooling, "SentenceEncoder.from_pretrained()")
         quantize = encoding_precision(quantize)  # "auto" → what is fast on this machine
-        backbone, tokenizer, resolved = load_backbone(name_or_path)
+        backbone, tokenizer, resolved = load_backbone(name_or_path, pretrained)
         backbone = quantize_backbone(backbone, quantize)
         return cls(backbone, tokenizer, pooling, layer, normalize, max_length, resolved, quantize)
 

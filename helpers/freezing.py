@@ -86,7 +86,8 @@ def freeze(model: MultiTaskModel, strategy: str | Sequence[str]) -> MultiTaskMod
     for name, parameter in model.named_parameters():
         parameter.requires_grad = not (
             EVERYTHING in frozen or model.component(name) in frozen
-            or (ENCODER in frozen and name.startswith("encoder."))
+            or (ENCODER in frozen and name.startswith("encoder.")
+                and model.component(name) != "adapters")
         )
     model.freeze_unused()
     return model

@@ -10,7 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 DEFAULT_MODEL_LABEL = "all-MiniLM-L6-v2 (packaged)"
 
@@ -52,13 +58,16 @@ def resolve_model(name_or_path: str | os.PathLike | None) -> str:
 
 
 def load_backbone(
-    name_or_path: str | os.PathLike | None,
+    name_or_path: str | os.PathLike | None, pretrained: bool = True,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, str]:
-    """Load (backbone, tokenizer, resolved name) with an error that says what to do."""
+    """Load (backbone, tokenizer, resolved name) with an error that says what to do.
+    ``pretrained=False``: the same architecture and tokenizer, randomly initialised (from
+    torch's current seed), to measure what pretraining buys."""
     resolved = resolve_model(name_or_path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolved)
-        backbone = AutoModel.from_pretrained(resolved)
+        backbone = (AutoModel.from_pretrained(resolved) if pretrained
+                    else AutoModel.from_config(AutoConfig.from_pretrained(resolved)))
     except (OSError, ValueError) as error:
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
         hint = (

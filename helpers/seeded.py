@@ -2,8 +2,9 @@
 test sentences, summarised with intervals and compared pairwise (``helpers.evidence``).
 
 A run is a freezing strategy (trained with the shared config), a ``TrainConfig`` (no
-freezing), or ``(strategy, TrainConfig)``. Epochs are chosen on the config's evaluation
-split; the reported split is only scored, and choosing epochs on it is refused.
+freezing), ``(strategy, TrainConfig)``, or a ``Run`` that may also build its own starting
+model (a randomly initialised encoder, LoRA adapters). Epochs are chosen on the config's
+evaluation split; the reported split is only scored, and choosing epochs on it is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +25,20 @@ from .freezing import trainable_count
 from .multitask import MultiTaskModel
 from .training import History, TrainConfig, predict_labels, task_metrics
 
-RunSpec = str | Sequence[str] | TrainConfig | tuple[str | Sequence[str], TrainConfig]
+ModelMaker = Callable[[int], MultiTaskModel]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run: a freezing strategy, its config (None = the shared one) and the function
+    that builds its starting model from a seed (None = the shared one)."""
+
+    strategy: str | Sequence[str] = "none"
+    config: TrainConfig | None = None
+    make_model: ModelMaker | None = None
+
+
+RunSpec = str | Sequence[str] | TrainConfig | tuple[str | Sequence[str], TrainConfig] | Run
 
 
 @dataclass
@@ -59,15 +73,16 @@ class SeededResults:
         return f"{task}: " + describe(self.compare(a, b, task), a, b)
 
 
-def _strategy_and_config(spec: RunSpec, config: TrainConfig, name: str
-                         ) -> tuple[str | Sequence[str], TrainConfig]:
+def _as_run(spec: RunSpec, name: str) -> Run:
+    if isinstance(spec, Run):
+        return spec
     if isinstance(spec, TrainConfig):
-        return "none", spec
+        return Run("none", spec)
     if isinstance(spec, tuple):
         if len(spec) != 2 or not isinstance(spec[1], TrainConfig):
             raise TypeError(f"run {name!r}: a tuple must be (strategy, TrainConfig)")
-        return spec
-    return spec, config
+        return Run(*spec)
+    return Run(spec)
 
 
 def _labelled_logits(model: MultiTaskModel, data: DatasetDict, split: str
@@ -102,7 +117,7 @@ def sentence_correctness(model: MultiTaskModel, data: DatasetDict, split: str = 
 
 
 def run_seeded(
-    make_model: Callable[[int], MultiTaskModel],
+    make_model: ModelMaker,
     data: DatasetDict,
     runs: Mapping[str, RunSpec],
     config: TrainConfig,
@@ -116,17 +131,18 @@ def run_seeded(
     seeds = list(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"run_seeded(): seeds must be distinct and non-empty, got {seeds}")
-    plans = {name: _strategy_and_config(spec, config, name) for name, spec in runs.items()}
-    for name, (_, run_config) in plans.items():
-        if run_config.eval_split == split:
+    plans = {name: _as_run(spec, name) for name, spec in runs.items()}
+    for name, plan in plans.items():
+        if (plan.config or config).eval_split == split:
             raise ValueError(f"run_seeded(): run {name!r} would choose its epochs on "
                              f"{split!r}, the split it is scored on; select on validation")
     table, facts, correct, histories, models, logits = [], [], {}, {}, {}, {}
     jobs = [(name, seed) for name in plans for seed in seeds]
     for name, seed in tqdm(jobs, desc="runs × seeds", disable=not config.progress):
-        strategy, run_config = plans[name]
-        model, history, seconds = run_strategy(partial(make_model, seed), data, strategy,
-                                               replace(run_config, seed=seed))
+        plan = plans[name]
+        model, history, seconds = run_strategy(partial(plan.make_model or make_model, seed),
+                                               data, plan.strategy,
+                                               replace(plan.config or config, seed=seed))
         outputs = {part: _labelled_logits(model, data, part)
                    for part in dict.fromkeys(["validation", split]) if part in data}
         rows, right = _scores(model, outputs[split])

@@ -125,3 +125,16 @@ def test_unreadable_folder_and_unknown_hub_name_are_named(tmp_path):
         load_sentences(tmp_path)
     with pytest.raises(ValueError, match="no-such-org/no-such-data.*hub names need a network"):
         load_sentences("no-such-org/no-such-data")
+
+
+def test_form_labels_come_from_the_text():
+    from helpers.data import load_sentences
+    from helpers.derived_tasks import form_label, with_form_labels
+
+    assert form_label("Is the museum open on Mondays? ") == "question"
+    assert form_label("The museum is open.") == "statement"
+    data = with_form_labels(load_sentences())
+    questions = sum(label == "question" for label in data["train"]["form"])
+    assert 0 < questions < len(data["train"]) / 2
+    with pytest.raises(ValueError, match="already has a 'form' column"):
+        with_form_labels(data)

@@ -69,3 +69,27 @@ def test_run_seeded_trains_every_run_per_seed(tiny_model_dir, small_data):
         run_seeded(make_model, data, runs, config, seeds=[1, 1])
     with pytest.raises(ValueError, match="no run 'nope'"):
         results.compare("nope", "heads", "topic")
+
+
+def test_a_run_can_build_its_own_starting_model(tiny_model_dir, small_data):
+    from helpers.lora import add_lora
+    from helpers.seeded import Run
+
+    data = DatasetDict({**small_data, "test": small_data["validation"]})
+    built = []
+
+    def make_model(seed):
+        built.append(seed)
+        return MultiTaskModel(SentenceEncoder.from_pretrained(tiny_model_dir), SENTENCE_TASKS)
+
+    config = TrainConfig(epochs=1, batch_size=8, probe_epochs=0, progress=False,
+                         grad_conflict=False)
+    runs = {"lora": Run("backbone", make_model=lambda seed: add_lora(make_model(seed), rank=2)),
+            "random": Run("none", make_model=lambda seed: MultiTaskModel(
+                SentenceEncoder.from_pretrained(tiny_model_dir, pretrained=False),
+                SENTENCE_TASKS))}
+    results = run_seeded(make_model, data, runs, config, seeds=[0, 1])
+    assert built == [0, 1]  # only the LoRA run used the shared maker
+    lora_trainable, random_trainable = results.runs.groupby("run")["trainable"].first()[
+        ["lora", "random"]]
+    assert 0 < lora_trainable < random_trainable / 10
