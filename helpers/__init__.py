@@ -9,6 +9,7 @@ command-line module (``python -m helpers.train``); the training function is
 from . import (
     calibration,
     data,
+    dimensions,
     evidence,
     experiments,
     mistakes,
@@ -40,6 +41,7 @@ __all__ = [
     "TrainConfig",
     "calibration",
     "data",
+    "dimensions",
     "default_model_path",
     "evaluate",
     "evidence",

@@ -44,7 +44,7 @@ def encode(args: argparse.Namespace) -> int:
 
     sentences = read_sentences(args.sentences, args.file)
     encoder = SentenceEncoder.from_pretrained(args.model, args.pooling, args.layer)
-    vectors = encoder.encode(sentences, batch_size=args.batch_size)  # (n, dim)
+    vectors = encoder.encode(sentences, batch_size=args.batch_size, dim=args.dim)  # (n, dim)
     for sentence, vector in zip(sentences, vectors, strict=True):
         first = " ".join(f"{value:+.4f}" for value in vector[:5])
         print(f"{sentence!r}: shape {vector.shape}, norm {np.linalg.norm(vector):.3f}, "
@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     encode_command.add_argument("--layer", type=int, default=-1,
                                 help="hidden state to pool: 0 embeddings … L; -1 the last")
     encode_command.add_argument("--batch-size", type=int, default=32)
+    encode_command.add_argument("--dim", type=int, help="keep the first DIM coordinates "
+                                "(Matryoshka-style truncation, re-normalised)")
     encode_command.add_argument("--output", help="write the vectors to this .npy file")
     predict_command.add_argument("--model", required=True,
                                  help="a directory written by MultiTaskModel.save")

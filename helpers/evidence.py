@@ -72,3 +72,17 @@ def describe(difference: Mapping[str, float], a: str = "A", b: str = "B") -> str
     words = verdict(difference).replace("A is", f"{a} is").replace("B is", f"{b} is")
     return (f"{a} − {b} = {difference['difference']:+.3f} (95 % CI {difference['ci_low']:+.3f} "
             f"to {difference['ci_high']:+.3f}): {words}")
+
+
+def interval_table(summary: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Runs × tasks of a ``summarize`` table as "mean (low to high)" strings, the mean alone
+    where there is no interval (a single seed); runs in their original order."""
+    def cell(row: pd.Series) -> str:
+        mean = f"{row['mean']:.{digits}f}"
+        if np.isnan(row["ci_low"]):
+            return mean
+        return f"{mean} ({row['ci_low']:.{digits}f} to {row['ci_high']:.{digits}f})"
+
+    frame = summary.assign(cell=summary.apply(cell, axis=1))
+    table = frame.pivot(index="run", columns="task", values="cell")
+    return table.loc[list(dict.fromkeys(summary["run"])), list(dict.fromkeys(summary["task"]))]

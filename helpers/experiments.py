@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 from datasets import DatasetDict
 
@@ -15,8 +16,8 @@ from .multitask import MultiTaskModel
 from .runtime import seed_everything
 from .training import GradualUnfreezing, History, TrainConfig, split_metrics, train
 
-__all__ = ["fit_heads", "logistic_baseline", "run_strategies", "run_strategy", "split_metrics",
-           "unfreezing_callbacks"]
+__all__ = ["fit_heads", "logistic_accuracies", "logistic_baseline", "run_strategies",
+           "run_strategy", "split_metrics", "unfreezing_callbacks"]
 
 
 def unfreezing_callbacks(model: MultiTaskModel, strategy: str | Sequence[str]
@@ -82,24 +83,30 @@ def fit_heads(model: MultiTaskModel, data: DatasetDict, config: TrainConfig) -> 
     return freeze(model, "none")
 
 
-def logistic_baseline(model: MultiTaskModel, data: DatasetDict, split: str = "test"
-                      ) -> dict[str, float]:
-    """scikit-learn logistic regression per task on the same frozen sentence vectors.
-
-    The yardstick for the heads: fit on the train split's vectors, scored on ``split``;
-    keys ``{split}/{task}/accuracy``.
-    """
+def logistic_accuracies(train_vectors: np.ndarray, scored_vectors: np.ndarray,
+                        data: DatasetDict, tasks: Sequence[str], split: str = "test"
+                        ) -> dict[str, float]:
+    """Per task: scikit-learn logistic regression fitted on the train split's vectors,
+    accuracy on ``split``'s vectors (rows without a label for the task left out)."""
     from sklearn.linear_model import LogisticRegression
 
     train_part, scored = get_split(data, "train"), get_split(data, split)
-    train_vectors = model.encoder.encode(train_part["text"], batch_size=64)
-    scored_vectors = model.encoder.encode(scored["text"], batch_size=64)
-    row = {}
-    for task in model.task_names:
+    accuracies = {}
+    for task in tasks:
         fit_rows = [i for i, label in enumerate(train_part[task]) if label is not None]
         score_rows = [i for i, label in enumerate(scored[task]) if label is not None]
         classifier = LogisticRegression(max_iter=2000).fit(
             train_vectors[fit_rows], [train_part[task][i] for i in fit_rows])
-        row[f"{split}/{task}/accuracy"] = float(classifier.score(
+        accuracies[task] = float(classifier.score(
             scored_vectors[score_rows], [scored[task][i] for i in score_rows]))
-    return row
+    return accuracies
+
+
+def logistic_baseline(model: MultiTaskModel, data: DatasetDict, split: str = "test"
+                      ) -> dict[str, float]:
+    """The yardstick for the heads: logistic regression per task on the same frozen
+    sentence vectors; keys ``{split}/{task}/accuracy``."""
+    vectors = [model.encoder.encode(get_split(data, part)["text"], batch_size=64)
+               for part in ("train", split)]
+    found = logistic_accuracies(*vectors, data, model.task_names, split)
+    return {f"{split}/{task}/accuracy": value for task, value in found.items()}

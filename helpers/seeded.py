@@ -10,6 +10,7 @@ evaluation split; the reported split is only scored, and choosing epochs on it i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -71,6 +72,20 @@ class SeededResults:
 
     def describe(self, a: str, b: str, task: str) -> str:
         return f"{task}: " + describe(self.compare(a, b, task), a, b)
+
+
+def once_per_seed(make_model: ModelMaker) -> ModelMaker:
+    """``make_model`` run once per seed, a copy handed out on every call: runs that start
+    from the same model (heads fitted first) share it instead of fitting it again. Training
+    reseeds itself, so the copies train exactly as freshly built models would."""
+    built: dict[int, MultiTaskModel] = {}
+
+    def copy_of(seed: int) -> MultiTaskModel:
+        if seed not in built:
+            built[seed] = make_model(seed)
+        return deepcopy(built[seed])
+
+    return copy_of
 
 
 def _as_run(spec: RunSpec, name: str) -> Run:

@@ -44,6 +44,11 @@ def test_encode_with_the_packaged_model():
     done = run("encode", "The striker scored twice.", "--pooling", "max", "--layer", "3")
     assert done.returncode == 0, done.stderr
     assert "shape (384,), norm 1.000" in done.stdout
+    done = run("encode", "The striker scored twice.", "--dim", "128")
+    assert done.returncode == 0, done.stderr
+    assert "shape (128,), norm 1.000" in done.stdout
+    done = run("encode", "The striker scored twice.", "--dim", "500")
+    assert done.returncode == 2 and "dim must be an int from 1 to 384" in done.stderr
 
 
 def test_predict_json_parses_and_sums_to_one(saved_tiny_model):

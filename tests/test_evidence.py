@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from datasets import DatasetDict
 
 from helpers import SentenceEncoder, plots
@@ -93,3 +94,35 @@ def test_a_run_can_build_its_own_starting_model(tiny_model_dir, small_data):
     lora_trainable, random_trainable = results.runs.groupby("run")["trainable"].first()[
         ["lora", "random"]]
     assert 0 < lora_trainable < random_trainable / 10
+
+
+def test_once_per_seed_builds_once_and_hands_out_copies(tiny_model_dir):
+    from helpers.seeded import once_per_seed
+
+    built = []
+
+    def make_model(seed):
+        built.append(seed)
+        return MultiTaskModel(SentenceEncoder.from_pretrained(tiny_model_dir), SENTENCE_TASKS)
+
+    shared = once_per_seed(make_model)
+    first, second, other = shared(0), shared(0), shared(1)
+    assert built == [0, 1] and first is not second
+    assert all(torch.equal(a, b) for a, b in zip(first.parameters(), second.parameters(),
+                                                 strict=True))
+    next(first.parameters()).data.add_(1.0)  # a run changing its copy leaves the next intact
+    assert not torch.equal(next(first.parameters()), next(shared(0).parameters()))
+    assert other is not first
+
+
+def test_interval_table_writes_means_and_intervals():
+    import pandas as pd
+
+    from helpers.evidence import interval_table, summarize
+
+    table = pd.DataFrame({"run": ["b", "b", "a"], "seed": [0, 1, 0], "task": ["t"] * 3,
+                          "metric": ["accuracy"] * 3, "value": [0.5, 0.7, 0.25]})
+    shown = interval_table(summarize(table), digits=2)
+    assert list(shown.index) == ["b", "a"]
+    assert shown.loc["a", "t"] == "0.25"
+    assert shown.loc["b", "t"].startswith("0.60 (") and " to " in shown.loc["b", "t"]

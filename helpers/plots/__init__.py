@@ -1,7 +1,7 @@
 """Every matplotlib figure the notebooks show. Each function returns its ``Figure``."""
 
 from .calibration import reliability_diagram
-from .embeddings import pooling_grid_bars, projection_2d, similarity_heatmap
+from .embeddings import embedding_sizes, pooling_grid_bars, projection_2d, similarity_heatmap
 from .experiments import seeded_results, strategy_results
 from .training import (
     confusion_matrices,
@@ -14,7 +14,8 @@ from .training import (
 )
 
 __all__ = [
-    "confusion_matrices", "gradient_conflict", "layer_drift", "layer_learning_rates",
+    "confusion_matrices", "embedding_sizes", "gradient_conflict", "layer_drift",
+    "layer_learning_rates",
     "learning_rate_schedule", "pooling_grid_bars", "probability_bars", "projection_2d",
     "reliability_diagram",
     "seeded_results", "similarity_heatmap", "strategy_results", "training_curves",

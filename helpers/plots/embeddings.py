@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
-from .base import new_figure, short
+from .base import new_figure, new_grid, short
 
 
 def similarity_heatmap(
@@ -70,5 +70,30 @@ def pooling_grid_bars(
     ax.set_ylim(min(0.0, float(table.min().min()) - 5), 100)
     ax.legend(title="pooling", fontsize=8)
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def embedding_sizes(summary: pd.DataFrame, title: str = "Smaller sentence vectors") -> Figure:
+    """One panel per task (STS Spearman, then accuracy per task): the score against the
+    number of dimensions, a line per method, error bars the 95 % interval over seeds
+    (``summary``: ``evidence.summarize`` of ``dimensions.size_table``, runs "METHOD, DIM")."""
+    parts = summary["run"].str.rsplit(", ", n=1)
+    frame = summary.assign(method=parts.str[0], dim=parts.str[1].astype(int))
+    tasks, dims = list(dict.fromkeys(frame["task"])), sorted(frame["dim"].unique())
+    fig, axes = new_grid((4.2 * len(tasks), 3.6), len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        for method, line in frame[frame["task"] == task].groupby("method", sort=False):
+            line = line.sort_values("dim")
+            error = [(line["mean"] - line["ci_low"]).fillna(0),
+                     (line["ci_high"] - line["mean"]).fillna(0)]
+            ax.errorbar(line["dim"], line["mean"], yerr=error, marker="o", capsize=3, label=method)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(dims, [str(d) for d in dims])
+        ax.set_xlabel("dimensions")
+        ax.set_title(task)
+        ax.set_ylabel(line["metric"].iloc[0])
+    axes[0].legend()
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
