@@ -52,9 +52,11 @@ lint: install
 unit: install $(TENSORBOARD)
 	$(BIN)/python -m pytest tests
 
-# Optional for users, the notebooks and the image; tests/test_tracking.py needs it.
+# The optional tensorboard extra (pinned in pyproject.toml): not needed by the notebooks or
+# the image; tests/test_tracking.py reads its event files.
 $(TENSORBOARD): $(STAMP)
-	$(BIN)/python -m pip install --quiet "tensorboard==2.21.0"
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[tensorboard]" \
+		|| $(BIN)/python -m pip install --quiet -e ".[tensorboard]"
 	touch $(TENSORBOARD)
 
 # Every notebook as stored, then notebook 01 again as a CPU without AVX-512 would run it.
