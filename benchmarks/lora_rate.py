@@ -14,8 +14,16 @@ LoRA trains with the same config as every other strategy.
 
 from dataclasses import replace
 
-from helpers import MultiTaskModel, SentenceEncoder, TrainConfig, data, experiments, load_sentences
-from helpers import notebook_setup, seeded
+from helpers import (
+    MultiTaskModel,
+    SentenceEncoder,
+    TrainConfig,
+    data,
+    experiments,
+    load_sentences,
+    notebook_setup,
+    seeded,
+)
 from helpers.lora import add_lora
 
 RATES = (1e-3, 3e-3, 1e-2)
