@@ -140,3 +140,10 @@ def test_unknown_train_task_is_named(mixed, small_data):
 
     with pytest.raises(ValueError, match="unknown task 'mood'"):
         train(mixed, small_data, TrainConfig(tasks=["mood"], progress=False))
+
+
+def test_heads_from_json_style_dicts(tiny_encoder):
+    model = MultiTaskModel(tiny_encoder, SENTENCE_TASKS,
+                           {"topic": {"hidden": [8], "layer_norm": True}, "sentiment": "linear"})
+    assert model.head_configs["topic"] == HeadConfig(hidden=(8,), layer_norm=True)
+    assert model.head_configs["sentiment"] == HeadConfig()
