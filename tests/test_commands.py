@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import MultiTaskModel, SentenceEncoder
+from helpers import MultiTaskModel, SentenceEncoder, cli
 from helpers.data import SENTENCE_TASKS
 
 from .conftest import REPO
@@ -18,6 +18,23 @@ COMMAND = [sys.executable, "-m", "helpers"]
 def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([*COMMAND, *args], capture_output=True, text=True, cwd=REPO,
                           timeout=timeout)
+
+
+@pytest.fixture
+def run_here(capsys, monkeypatch):
+    """The command in this process, without the 5 s start of a new interpreter; its
+    ``quiet_libraries`` (process-wide logging) is left out here."""
+    monkeypatch.setattr(cli, "quiet_libraries", lambda: None)
+
+    def command(*args: str) -> tuple[int, str, str]:
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exit:  # argparse: --help and usage errors
+            code = exit.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return command
 
 
 @pytest.fixture(scope="module")
@@ -62,31 +79,36 @@ def test_predict_json_parses_and_sums_to_one(saved_tiny_model):
     assert plain.returncode == 0 and "topic: " in plain.stdout
 
 
+def test_a_bad_path_exits_nonzero_with_one_line():
+    done = run("predict", "--model", "no/such/dir", "Hi.")
+    assert done.returncode == 2
+    assert "no saved model directory at 'no/such/dir'" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(("args", "message"), [
-    (["predict", "--model", "no/such/dir", "Hi."], "no saved model directory at 'no/such/dir'"),
     (["encode", "--file", "missing.txt"], "no file at 'missing.txt'"),
     (["encode"], "no sentences: give them as arguments or with --file"),
     (["encode", "Hi.", "--pooling", "median"], "unknown pooling"),
     (["train", "--config", "nope.json"], "no config file at 'nope.json'"),
 ])
-def test_bad_input_is_one_line_and_nonzero(args, message):
-    done = run(*args)
-    assert done.returncode == 2
-    assert message in done.stderr and "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+def test_bad_input_is_one_line_and_nonzero(run_here, args, message):
+    code, _, error = run_here(*args)
+    assert code == 2 and message in error
+    assert len(error.strip().splitlines()) == 1, error
 
 
-def test_empty_line_in_file_is_named(tmp_path):
+def test_empty_line_in_file_is_named(run_here, tmp_path):
     lines = tmp_path / "gaps.txt"
     lines.write_text("One.\n\nTwo.\n")
-    done = run("encode", "--file", str(lines))
-    assert done.returncode == 2 and "line 2 is empty" in done.stderr
+    code, _, error = run_here("encode", "--file", str(lines))
+    assert code == 2 and "line 2 is empty" in error
 
 
-def test_every_subcommand_has_help():
+def test_every_subcommand_has_help(run_here):
     for command in ("encode", "predict", "train"):
-        done = run(command, "--help")
-        assert done.returncode == 0 and "example: sentence-mtl" in done.stdout
+        code, out, _ = run_here(command, "--help")
+        assert code == 0 and "example: sentence-mtl" in out
 
 
 def test_saved_model_has_a_card(saved_tiny_model):
