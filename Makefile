@@ -65,7 +65,7 @@ notebooks: install
 	$(AS_OTHER_CPU) $(NBVAL) notebooks/01_sentence_embeddings.ipynb
 
 # The whole suite with AVX2 kernels, then with the portable default kernels: run it
-# before every stop (about 37 minutes on 2 cores: 20 with default kernels, 17 with AVX2).
+# before every stop (about 45 minutes on 2 cores).
 notebooks-other-cpu: install
 	$(MAKE) --no-print-directory _notebooks-as KERNELS=avx2
 	$(MAKE) --no-print-directory _notebooks-as KERNELS=default
