@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import pandas as pd
 from torch import nn
@@ -37,6 +38,22 @@ def component_of(parameter_name: str, num_layers: int) -> str:
     if ".pooler." in parameter_name:
         return "pooler"
     return f"layer.{num_layers}"
+
+
+def frozen_depth(named_parameters: Iterable[tuple[str, nn.Parameter]], top_layer: int) -> int:
+    """How deep the encoder is frozen from the bottom: the largest k ≤ ``top_layer`` with the
+    embeddings and blocks 1 … k all frozen (LoRA adapters inside a block count as the
+    block's); -1 when the embeddings train, or a parameter shared by every block does."""
+    depth = top_layer
+    for name, parameter in named_parameters:
+        if not parameter.requires_grad:
+            continue
+        match = _LAYER.search(name)
+        if match:
+            depth = min(depth, int(match.group(1)))  # block k = module k - 1: depth k - 1
+        else:
+            return -1  # the embeddings, or something every block uses
+    return depth
 
 
 def layer_drift(model: nn.Module, reference: nn.Module, num_layers: int) -> pd.Series:

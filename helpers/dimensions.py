@@ -23,6 +23,7 @@ from .encoder import SentenceEncoder
 from .experiments import logistic_accuracies
 from .freezing import freeze
 from .multitask import MultiTaskModel
+from .parallel import run_jobs
 from .pooling import truncate
 from .runtime import seed_everything
 from .training import TrainConfig, train
@@ -48,23 +49,33 @@ def _scores(vectors: dict[str, torch.Tensor], data: DatasetDict, pairs: pd.DataF
     return scores
 
 
+def _projected(encoder: SentenceEncoder, data: DatasetDict, full: dict[str, torch.Tensor],
+               tasks: Sequence[TaskSpec], dim: int, config: TrainConfig, seed: int
+               ) -> dict[str, torch.Tensor]:
+    """One seed's learned projection to ``dim`` (heads and projection trained, encoder
+    frozen), applied to the full vectors."""
+    seed_everything(seed)
+    model = freeze(MultiTaskModel(encoder, tasks, projection_dim=dim), "backbone")
+    train(model, data, replace(config, seed=seed, progress=False))
+    with torch.inference_mode():
+        return {part: model.project(vectors) for part, vectors in full.items()}
+
+
 def size_table(encoder: SentenceEncoder, data: DatasetDict, pairs: pd.DataFrame,
                tasks: Sequence[TaskSpec], dims: Sequence[int], config: TrainConfig,
-               seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
+               seeds: Sequence[int] = (0, 1, 2), workers: int | str = "auto") -> pd.DataFrame:
     """Tidy rows (run, dim, seed, task, metric, value) for every size in ``dims``:
     truncation once (it has no randomness), a projection trained per seed with ``config``
-    (heads and projection only; the encoder is frozen)."""
+    (heads and projection only; the encoder is frozen), ``workers`` side by side at one
+    thread each (``helpers.parallel``: the same numbers for any worker count)."""
     full = _vectors(encoder, data, pairs)
+    jobs = [(encoder, data, full, tasks, dim, config, seed) for dim in dims for seed in seeds]
+    projected = iter(run_jobs(_projected, jobs, workers, "projections", config.progress,
+                              "size_table()"))
     rows = []
     for dim in dims:
-        truncated = {part: truncate(v, dim, True) for part, v in full.items()}
-        runs = [(TRUNCATED, None, truncated)]
-        for seed in seeds:
-            seed_everything(seed)
-            model = freeze(MultiTaskModel(encoder, tasks, projection_dim=dim), "backbone")
-            train(model, data, replace(config, seed=seed))
-            with torch.inference_mode():
-                runs.append((PROJECTED, seed, {p: model.project(v) for p, v in full.items()}))
+        runs = [(TRUNCATED, None, {part: truncate(v, dim, True) for part, v in full.items()})]
+        runs += [(PROJECTED, seed, next(projected)) for seed in seeds]
         for method, seed, vectors in runs:
             for task, value in _scores(vectors, data, pairs, tasks).items():
                 rows.append({"run": f"{method}, {dim}", "method": method, "dim": dim,

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers.masking_utils import create_bidirectional_mask
 
 from .loading import load_backbone
 from .pooling import check_dim, check_pooling, pool, truncate
@@ -24,6 +25,8 @@ from .quantize import quantize_backbone
 from .validation import check_choice, check_positive_int, check_sentences
 
 OUTPUT_FORMATS = ("numpy", "torch")
+# Backbones whose blocks can be run from a cached hidden state (``blocks_from``).
+PREFIX_BACKBONES = ("bert", "roberta", "xlm-roberta")
 
 
 class SentenceEncoder(nn.Module):
@@ -112,8 +115,17 @@ class SentenceEncoder(nn.Module):
             view.layer = self._check_layer(layer)
         return view
 
-    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(batch, seq) token ids and mask → (batch, dim) pooled vectors, not normalised."""
+    def pooled(self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor,
+               hidden_states: torch.Tensor | None = None, from_layer: int | None = None
+               ) -> torch.Tensor:
+        """(batch, seq) token ids and mask → (batch, dim) pooled vectors, not normalised.
+
+        Or, instead of token ids, the (batch, seq, hidden) ``hidden_states`` after layer
+        ``from_layer`` (a cached frozen prefix): only the blocks above it run.
+        """
+        if hidden_states is not None:
+            tokens = self.blocks_from(hidden_states, attention_mask, from_layer)
+            return pool(tokens, attention_mask, self.pooling)
         pick_layer = self.layer != -1
         outputs = self.backbone(
             input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=pick_layer
@@ -121,10 +133,43 @@ class SentenceEncoder(nn.Module):
         tokens = outputs.hidden_states[self.layer] if pick_layer else outputs.last_hidden_state
         return pool(tokens, attention_mask, self.pooling)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor | None = None,
+                attention_mask: torch.Tensor | None = None,
+                hidden_states: torch.Tensor | None = None,
+                from_layer: int | None = None) -> torch.Tensor:
         """(batch, seq) token ids and mask → (batch, dim) sentence vectors."""
-        vectors = self.pooled(input_ids, attention_mask)
+        vectors = self.pooled(input_ids, attention_mask, hidden_states, from_layer)
         return F.normalize(vectors, dim=-1) if self.normalize else vectors
+
+    @property
+    def runs_from_layer(self) -> bool:
+        """Whether ``blocks_from`` can continue from a hidden state: backbones whose blocks
+        are ``encoder.layer`` and take (hidden states, attention mask), as BERT's do."""
+        return (self.backbone.config.model_type in PREFIX_BACKBONES and self.quantize is None
+                and not self.backbone.config.is_decoder)
+
+    def prefix_modules(self, depth: int) -> list[nn.Module]:
+        """The embeddings and blocks 1 … ``depth``: the modules below hidden state ``depth``."""
+        return [self.backbone.embeddings, *self.backbone.encoder.layer[:depth]]
+
+    def blocks_from(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor,
+                    from_layer: int, to_layer: int | None = None) -> torch.Tensor:
+        """(batch, seq, hidden) states after layer ``from_layer`` → those after ``to_layer``
+        (default: the pooled layer), running only the blocks in between."""
+        to_layer = self.top_layer if to_layer is None else to_layer
+        if not self.runs_from_layer:
+            raise ValueError(f"SentenceEncoder: cannot continue from a hidden state of a "
+                             f"{self.backbone.config.model_type!r} backbone (quantize="
+                             f"{self.quantize!r}); supported: {', '.join(PREFIX_BACKBONES)}")
+        if not 0 <= from_layer <= to_layer <= self.top_layer:
+            raise ValueError(f"SentenceEncoder: layers {from_layer!r} → {to_layer!r} are not "
+                             f"within 0 … {self.top_layer} (the pooled layer), bottom to top")
+        mask = create_bidirectional_mask(config=self.backbone.config,
+                                         inputs_embeds=hidden_states,
+                                         attention_mask=attention_mask)
+        for block in self.backbone.encoder.layer[from_layer:to_layer]:
+            hidden_states = block(hidden_states, mask)
+        return hidden_states
 
     def tokenize(self, sentences: Sequence[str]) -> dict[str, torch.Tensor]:
         """Pad to the longest sentence in the batch and cut at ``max_length``."""

@@ -144,14 +144,14 @@ class MultiTaskModel(nn.Module):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         vectors: torch.Tensor | None = None,
+        hidden_states: torch.Tensor | None = None,
+        from_layer: int | None = None,
     ) -> dict[str, torch.Tensor]:
-        """(batch, seq) tokens, or precomputed (batch, dim) ``vectors`` → {task: logits}.
-
-        ``vectors`` is the cached-feature path for a frozen encoder: one ``forward`` for
-        both, so wrappers such as DistributedDataParallel see every call.
-        """
+        """(batch, seq) tokens, cached (batch, dim) ``vectors`` of a frozen encoder, or the
+        cached ``hidden_states`` after frozen layer ``from_layer`` → {task: logits}; one
+        ``forward`` for all, so wrappers such as DistributedDataParallel see every call."""
         if vectors is None:
-            vectors = self.encoder(input_ids, attention_mask)
+            vectors = self.encoder(input_ids, attention_mask, hidden_states, from_layer)
         return self.heads_forward(vectors)
 
     @torch.inference_mode()

@@ -9,21 +9,27 @@ evaluation split; the reported split is only scored, and choosing epochs on it i
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Callable, Mapping, Sequence
-from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from datasets import DatasetDict
-from tqdm.auto import tqdm
 
 from .data import MISSING_LABEL, get_split
 from .evidence import describe, paired_difference, summarize
 from .experiments import run_strategy
 from .freezing import trainable_count
 from .multitask import MultiTaskModel
+from .parallel import resolve_workers, run_jobs
+from .runtime import seed_everything
 from .training import History, TrainConfig, predict_labels, task_metrics
 
 ModelMaker = Callable[[int], MultiTaskModel]
@@ -74,18 +80,40 @@ class SeededResults:
         return f"{task}: " + describe(self.compare(a, b, task), a, b)
 
 
-def once_per_seed(make_model: ModelMaker) -> ModelMaker:
-    """``make_model`` run once per seed, a copy handed out on every call: runs that start
-    from the same model (heads fitted first) share it instead of fitting it again. Training
-    reseeds itself, so the copies train exactly as freshly built models would."""
-    built: dict[int, MultiTaskModel] = {}
+class SharedStart:
+    """``make_model`` run once per seed, a fresh copy handed out on every call: runs that
+    start from the same model (heads fitted first) share it instead of fitting it again.
 
-    def copy_of(seed: int) -> MultiTaskModel:
-        if seed not in built:
-            built[seed] = make_model(seed)
-        return deepcopy(built[seed])
+    Built models are kept on disk (a temporary folder, removed with this object), so worker
+    processes read them there instead of receiving every seed's model with each job.
+    Training reseeds itself, so the copies train exactly as freshly built models would.
+    """
 
-    return copy_of
+    def __init__(self, make_model: ModelMaker) -> None:
+        self.make_model = make_model
+        self.folder = Path(tempfile.mkdtemp(prefix="sentence-mtl-starts-"))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
+
+    def __getstate__(self) -> dict:  # a worker's copy reads the folder, never removes it
+        return {"make_model": self.make_model, "folder": self.folder}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def __call__(self, seed: int) -> MultiTaskModel:
+        path = self.folder / f"seed-{seed}.pt"
+        if path.exists():
+            return torch.load(path, weights_only=False)
+        model = self.make_model(seed)
+        partial_file = path.with_suffix(f".{os.getpid()}.partial")
+        torch.save(model, partial_file)
+        os.replace(partial_file, path)  # whole or absent, also with two writers
+        return model
+
+
+def once_per_seed(make_model: ModelMaker) -> SharedStart:
+    """``make_model`` built once per seed and shared by every run (see ``SharedStart``)."""
+    return SharedStart(make_model)
 
 
 def _as_run(spec: RunSpec, name: str) -> Run:
@@ -131,6 +159,29 @@ def sentence_correctness(model: MultiTaskModel, data: DatasetDict, split: str = 
     return _scores(model, _labelled_logits(model, data, split))[1]
 
 
+def _start(make_model: ModelMaker, seed: int) -> None:
+    """Build (and so store) one seed's shared starting model, seeded as a run would be."""
+    seed_everything(seed)
+    make_model(seed)
+
+
+def _train_and_score(make_model: ModelMaker, data: DatasetDict, plan: Run, config: TrainConfig,
+                     name: str, seed: int, split: str, keep_model: bool) -> dict:
+    """One (run, seed): train, then score on validation and ``split``; picklable output."""
+    model, history, seconds = run_strategy(partial(plan.make_model or make_model, seed), data,
+                                           plan.strategy, replace(plan.config or config,
+                                                                  seed=seed, progress=False))
+    outputs = {part: _labelled_logits(model, data, part)
+               for part in dict.fromkeys(["validation", split]) if part in data}
+    rows, right = _scores(model, outputs[split])
+    return {"rows": [{"run": name, "seed": seed, **row} for row in rows], "right": right,
+            "logits": outputs, "history": history, "model": model if keep_model else None,
+            "facts": {"run": name, "seed": seed,
+                      "trainable": trainable_count(model.parameters()),
+                      "best epoch": history.best_epoch if history else None,
+                      "seconds": round(seconds, 1)}}
+
+
 def run_seeded(
     make_model: ModelMaker,
     data: DatasetDict,
@@ -138,10 +189,14 @@ def run_seeded(
     config: TrainConfig,
     seeds: Sequence[int] = (0, 1, 2),
     split: str = "test",
+    workers: int | str = "auto",
 ) -> SeededResults:
     """Train every run once per seed (same seeds for every run), score each on ``split``.
 
-    ``make_model(seed)`` builds the starting model for one seed (it may train heads first).
+    ``make_model(seed)`` builds the starting model for one seed (it may train heads first;
+    wrap it in ``once_per_seed`` to share it between runs). ``workers`` runs side by side
+    (``"auto"``: one process per physical core); every run trains at one thread, so the
+    numbers are the same for any worker count. One progress bar for the sweep.
     """
     seeds = list(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
@@ -151,26 +206,22 @@ def run_seeded(
         if (plan.config or config).eval_split == split:
             raise ValueError(f"run_seeded(): run {name!r} would choose its epochs on "
                              f"{split!r}, the split it is scored on; select on validation")
-    table, facts, correct, histories, models, logits = [], [], {}, {}, {}, {}
-    jobs = [(name, seed) for name in plans for seed in seeds]
-    for name, seed in tqdm(jobs, desc="runs × seeds", disable=not config.progress):
-        plan = plans[name]
-        model, history, seconds = run_strategy(partial(plan.make_model or make_model, seed),
-                                               data, plan.strategy,
-                                               replace(plan.config or config, seed=seed))
-        outputs = {part: _labelled_logits(model, data, part)
-                   for part in dict.fromkeys(["validation", split]) if part in data}
-        rows, right = _scores(model, outputs[split])
-        logits[(name, seed)] = outputs
-        table += [{"run": name, "seed": seed, **row} for row in rows]
-        for task, flags in right.items():
-            correct.setdefault((name, task), []).append(flags)
-        facts.append({"run": name, "seed": seed, "trainable": trainable_count(model.parameters()),
-                      "best epoch": history.best_epoch if history else None,
-                      "seconds": round(seconds, 1)})
-        histories[(name, seed)] = history
-        if seed == seeds[0]:
-            models[name] = model
-    return SeededResults(split, pd.DataFrame(table), pd.DataFrame(facts),
+    resolve_workers(workers, "run_seeded()")
+    if isinstance(make_model, SharedStart):
+        run_jobs(_start, [(make_model, seed) for seed in seeds], workers,
+                 "starting models", config.progress, "run_seeded()")
+    jobs = [(make_model, data, plan, config, name, seed, split, seed == seeds[0])
+            for name, plan in plans.items() for seed in seeds]
+    done = run_jobs(_train_and_score, jobs, workers, "runs × seeds", config.progress,
+                    "run_seeded()")
+    correct: dict[tuple[str, str], list[np.ndarray]] = {}
+    for result in done:
+        for task, flags in result["right"].items():
+            correct.setdefault((result["facts"]["run"], task), []).append(flags)
+    keys = [(r["facts"]["run"], r["facts"]["seed"]) for r in done]
+    return SeededResults(split, pd.DataFrame([row for r in done for row in r["rows"]]),
+                         pd.DataFrame([r["facts"] for r in done]),
                          {key: np.stack(value) for key, value in correct.items()},
-                         histories, models, logits)
+                         {key: r["history"] for key, r in zip(keys, done, strict=True)},
+                         {r["facts"]["run"]: r["model"] for r in done if r["model"] is not None},
+                         {key: r["logits"] for key, r in zip(keys, done, strict=True)})

@@ -54,7 +54,7 @@ def test_run_seeded_trains_every_run_per_seed(tiny_model_dir, small_data):
                          grad_conflict=False)
     runs = {"heads": "backbone", "all": TrainConfig(epochs=1, batch_size=8, progress=False,
                                                     grad_conflict=False)}
-    results = run_seeded(make_model, data, runs, config, seeds=[0, 1])
+    results = run_seeded(make_model, data, runs, config, seeds=[0, 1], workers=1)
     assert len(results.table) == 2 * 2 * 2 * 2  # runs × seeds × tasks × metrics
     assert results.correct[("heads", "topic")].shape == (2, 12)
     summary = results.summary()
@@ -89,7 +89,7 @@ def test_a_run_can_build_its_own_starting_model(tiny_model_dir, small_data):
             "random": Run("none", make_model=lambda seed: MultiTaskModel(
                 SentenceEncoder.from_pretrained(tiny_model_dir, pretrained=False),
                 SENTENCE_TASKS))}
-    results = run_seeded(make_model, data, runs, config, seeds=[0, 1])
+    results = run_seeded(make_model, data, runs, config, seeds=[0, 1], workers=1)
     assert built == [0, 1]  # only the LoRA run used the shared maker
     lora_trainable, random_trainable = results.runs.groupby("run")["trainable"].first()[
         ["lora", "random"]]

@@ -23,8 +23,9 @@ from .evaluation import (
     split_metrics,
     task_metrics,
 )
+from .frozen_layers import encoder_is_frozen
 from .history import History
-from .loop import encoder_is_frozen, train
+from .loop import train
 from .mixture import SAMPLINGS, source_schedule
 
 __all__ = [

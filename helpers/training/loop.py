@@ -29,6 +29,14 @@ from ..weighting import make_weighting, mean_across_processes, processes, task_l
 from .callbacks import BestModel, Callback, EarlyStopping, GradientConflictProbe, TrainState
 from .config import TrainConfig
 from .evaluation import MEAN, evaluate, forward_batch, mean_metrics, metric_name, parse_metric
+from .frozen_layers import (
+    PrefixCache,
+    encoder_is_frozen,
+    model_inputs,
+    prefix_caches,
+    set_train_mode,
+    with_rows,
+)
 from .history import History
 from .linear_probe import fit_heads_first
 from .mixture import Source, TaskMixture, TrainData, sources_of, training_loader
@@ -47,18 +55,8 @@ class _Run:
     weighting: torch.nn.Module
     sources: list[Source]
     caches: dict[str, torch.Tensor | None]
+    prefixes: list[PrefixCache | None]
     callbacks: list[Callback]
-
-
-def encoder_is_frozen(model: MultiTaskModel) -> bool:
-    return trainable_count(model.encoder.parameters()) == 0
-
-
-def set_train_mode(model: MultiTaskModel) -> None:
-    """Train mode, except a fully frozen encoder stays in eval mode (no dropout noise)."""
-    model.train()
-    if encoder_is_frozen(model):
-        model.encoder.eval()
 
 
 def _accelerator(config: TrainConfig) -> Accelerator:
@@ -91,8 +89,8 @@ def _prepare(model: MultiTaskModel, sources: list[Source], config: TrainConfig,
     and, from the prepared (per-process) loaders, the mixture and the schedule."""
     accelerator = state.accelerator
     model.to(accelerator.device)
-    cached = (config.cache_frozen_encoder and encoder_is_frozen(model)
-              and not any(c.changes_trainable for c in callbacks))
+    changes_trainable = any(c.changes_trainable for c in callbacks)
+    cached = config.cache_frozen_encoder and encoder_is_frozen(model) and not changes_trainable
     def vectors(dataset):  # (rows, dim) sentence vectors, or None: tokens each step
         return (model.encoder.encode(dataset["text"], config.batch_size, convert_to="torch")
                 if cached and dataset is not None else None)
@@ -101,9 +99,12 @@ def _prepare(model: MultiTaskModel, sources: list[Source], config: TrainConfig,
                                      vectors(s.train)) for s in sources}
     eval_caches = {s.name: vectors(s.evaluation) for s in sources}
     # The same batches with or without the cache, so caching changes the speed only.
-    loaders = [training_loader(model.encoder.token_counts(s.train["text"]), collate_of[s.name],
-                               config.batch_size, config.seed + i, config.batching)
+    loaders = [training_loader(model.encoder.token_counts(s.train["text"]),
+                               with_rows(collate_of[s.name]), config.batch_size,
+                               config.seed + i, config.batching)
                for i, s in enumerate(sources)]
+    prefixes = ([None] * len(sources) if cached else
+                prefix_caches(model, sources, config, changes_trainable))
     if config.grad_conflict:
         callbacks.append(GradientConflictProbe(probe_batches(sources, collate_of)))
     if config.eval_split is not None:
@@ -124,7 +125,8 @@ def _prepare(model: MultiTaskModel, sources: list[Source], config: TrainConfig,
     # Not prepared: accelerate would step it once per process; we step it once per update.
     scheduler = build_scheduler(optimizer, config.schedule, updates,
                                 int(config.warmup_ratio * updates))
-    return _Run(net, optimizer, scheduler, mixture, weighting, sources, eval_caches, callbacks)
+    return _Run(net, optimizer, scheduler, mixture, weighting, sources, eval_caches, prefixes,
+                callbacks)
 
 
 def _average_across_processes(parameters: Sequence[torch.nn.Parameter]) -> None:
@@ -163,9 +165,14 @@ def _run_epoch(run: _Run, state: TrainState) -> float:
     set_train_mode(state.model)
     running = []
     quiet = not (state.config.progress and state.accelerator.is_main_process)
-    for _, batch in tqdm(run.mixture.epoch(state.epoch), total=run.mixture.steps_per_epoch,
-                         desc=f"epoch {state.epoch}/{state.config.epochs}", disable=quiet,
-                         leave=False):
+    thawing = any(callback.changes_trainable for callback in run.callbacks)
+    for source, batch in tqdm(run.mixture.epoch(state.epoch),
+                              total=run.mixture.steps_per_epoch,
+                              desc=f"epoch {state.epoch}/{state.config.epochs}",
+                              disable=quiet, leave=False):
+        if thawing:  # a layer thawed since the last step leaves eval mode
+            set_train_mode(state.model)
+        batch = model_inputs(run.prefixes[source], state.model, batch)
         done = _update(run, state, batch)
         if done is None:
             continue
