@@ -21,6 +21,8 @@ import pytest
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.slow  # a browser
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "tests" / "artifacts"
 TOKEN = "sentence-mtl-browser-test"

@@ -12,6 +12,8 @@ from helpers.runtime import seed_everything
 from helpers.seeded import sentence_correctness
 from helpers.training import train
 
+pytestmark = pytest.mark.slow  # the real model, three seeds
+
 SEEDS = (0, 1, 2)
 
 

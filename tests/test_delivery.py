@@ -73,6 +73,7 @@ def dockerfile_copies() -> list[str]:
     return sources
 
 
+@pytest.mark.slow
 def test_dockerfile_install_step_in_a_clean_environment(tmp_path):
     """Rebuild what the image's RUN steps build: copy what it COPYs, run `make install`
     with a fresh virtual environment, then load the packaged model offline from it."""

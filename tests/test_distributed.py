@@ -10,6 +10,8 @@ from helpers.data import load_sentences
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.slow  # several processes
+
 LAUNCHERS = {
     "torchrun": [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"],
     # accelerate's --cpu flag starts one process; --multi_gpu starts torchrun, and our

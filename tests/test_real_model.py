@@ -2,12 +2,15 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from sentence_transformers import SentenceTransformer
 
 from helpers import default_model_path
 from helpers.similarity import sts_spearman
 
 from .conftest import DATA
+
+pytestmark = pytest.mark.slow  # the real packaged model
 
 
 def test_matches_sentence_transformers(real_encoder):
