@@ -68,3 +68,15 @@ def test_int8_keeps_the_most_sensitive_layers_in_fp32(tiny_model_dir):
     modules = dict(encoder.backbone.named_modules())
     assert all(type(modules[name]) is nn.Linear for name in KEEP_FP32)
     assert type(modules["encoder.layer.0.intermediate.dense"]) is not nn.Linear
+
+
+def test_int8_quantizes_activations_to_all_8_bits(tiny_model_dir):
+    from helpers.quantize import FullRangeDynamicLinear
+
+    encoder = SentenceEncoder.from_pretrained(tiny_model_dir, quantize="int8")
+    layer = encoder.backbone.encoder.layer[0].intermediate.dense
+    assert isinstance(layer, FullRangeDynamicLinear)
+    x = torch.randn(4, layer.in_features)
+    full = torch.ops.quantized.linear_dynamic(x, layer._packed_params._packed_params,
+                                              reduce_range=False)
+    assert torch.equal(layer(x), full)

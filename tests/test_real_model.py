@@ -31,3 +31,20 @@ def test_real_model_ranks_sts_pairs(real_encoder):
     pairs = pd.read_csv(DATA / "sts_pairs.csv")
     assert sts_spearman(real_encoder, pairs) > 70
     assert np.isfinite(real_encoder.encode("Hello there.")).all()
+
+
+def test_int8_keeps_the_rank_order_of_fp32_cosines(real_encoder):
+    """Over every pair of 200 test sentences, int8 cosines keep fp32's order (Spearman
+    0.995 on an AVX2 EPYC; 7-bit activations, PyTorch's default, gave 0.985)."""
+    import torch
+    from scipy.stats import spearmanr
+
+    from helpers import SentenceEncoder, load_sentences
+
+    sentences = list(load_sentences()["test"]["text"][:200])
+    pairs = torch.triu_indices(200, 200, offset=1)
+    cosines = []
+    for encoder in (real_encoder, SentenceEncoder.from_pretrained(quantize="int8")):
+        vectors = encoder.encode(sentences, convert_to="torch")
+        cosines.append((vectors @ vectors.T)[pairs[0], pairs[1]].numpy())
+    assert spearmanr(*cosines).statistic > 0.99
