@@ -46,7 +46,24 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _at_one_thread(function: Callable[..., Any], index: int, args: tuple) -> tuple[int, Any]:
+# loky restarts a worker whose memory grew 300 MB past its size after its first job (a
+# leak guard), warning in the caller's cell. A training run legitimately holds more
+# (weights, gradients, optimiser state of 22 M parameters) and a restart re-imports torch,
+# so our workers widen the guard to this.
+WORKER_MEMORY_GROWTH = 8 * 1024**3
+
+
+def _widen_leak_guard() -> None:
+    from joblib.externals.loky import process_executor
+
+    if hasattr(process_executor, "_MAX_MEMORY_LEAK_SIZE"):
+        process_executor._MAX_MEMORY_LEAK_SIZE = WORKER_MEMORY_GROWTH
+
+
+def _at_one_thread(function: Callable[..., Any], index: int, args: tuple, in_worker: bool
+                   ) -> tuple[int, Any]:
+    if in_worker:
+        _widen_leak_guard()
     with one_thread():
         return index, function(*args)
 
@@ -59,12 +76,13 @@ def run_jobs(function: Callable[..., Any], jobs: Sequence[tuple], workers: int |
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress)
     results: list[Any] = [None] * len(jobs)
     if count == 1:
-        done = (_at_one_thread(function, i, job) for i, job in enumerate(jobs))
+        done = (_at_one_thread(function, i, job, False) for i, job in enumerate(jobs))
     else:
         from joblib import Parallel, delayed
 
         pool = Parallel(n_jobs=count, backend="loky", return_as="generator_unordered")
-        done = pool(delayed(_at_one_thread)(function, i, job) for i, job in enumerate(jobs))
+        done = pool(delayed(_at_one_thread)(function, i, job, True)
+                    for i, job in enumerate(jobs))
     with bar:
         for index, result in done:
             results[index] = result

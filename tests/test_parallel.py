@@ -69,3 +69,31 @@ def test_one_worker_and_two_workers_give_identical_results(tiny_model_dir, small
                              parallel.models[name].state_dict().values(), strict=True):
             assert torch.equal(a, b), (name, p)
     assert serial.histories[("all", 1)].epochs == parallel.histories[("all", 1)].epochs
+
+
+GROWING_WORKER = """
+import builtins, time
+import torch
+from helpers.parallel import run_jobs
+
+def grow(megabytes):
+    builtins.kept = torch.ones(megabytes * 1024**2 // 4)  # as a training run's memory stays
+    time.sleep(1.5)  # loky checks a worker's memory at most once a second
+    return megabytes
+
+run_jobs(abs, [(1,), (2,)], 2, progress=False)  # each worker's size after its first job
+print(run_jobs(grow, [(600,), (600,), (700,), (700,)], 2, progress=False))
+"""
+
+
+@pytest.mark.slow
+def test_workers_that_hold_a_training_runs_memory_are_not_restarted():
+    """loky restarts a worker whose memory grew 300 MB past its first job's, with a warning
+    in the caller's cell and a fresh import of torch; a training run holds more."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", GROWING_WORKER], capture_output=True,
+                            text=True, timeout=300, check=True)
+    assert result.stdout.strip() == "[600, 600, 700, 700]"
+    assert "A worker stopped" not in result.stderr, result.stderr
