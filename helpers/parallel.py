@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from .runtime import quiet_libraries
+
 AUTO = "auto"
 
 
@@ -62,8 +64,9 @@ def _widen_leak_guard() -> None:
 
 def _at_one_thread(function: Callable[..., Any], index: int, args: tuple, in_worker: bool
                    ) -> tuple[int, Any]:
-    if in_worker:
+    if in_worker:  # our own process: its output lands in the caller's cell, keep it quiet
         _widen_leak_guard()
+        quiet_libraries()
     with one_thread():
         return index, function(*args)
 

@@ -97,3 +97,14 @@ def test_workers_that_hold_a_training_runs_memory_are_not_restarted():
                             text=True, timeout=300, check=True)
     assert result.stdout.strip() == "[600, 600, 700, 700]"
     assert "A worker stopped" not in result.stderr, result.stderr
+
+
+def _load_tiny(path: str) -> int:
+    return SentenceEncoder.from_pretrained(path).dim
+
+
+@pytest.mark.slow
+def test_workers_print_no_loading_bars(tiny_model_dir, capfd):
+    """A worker's stderr reaches the notebook cell: loading a model there stays quiet."""
+    assert run_jobs(_load_tiny, [(str(tiny_model_dir),)] * 2, 2, progress=False) == [32, 32]
+    assert "Loading weights" not in capfd.readouterr().err
