@@ -1,8 +1,8 @@
 """Independent runs side by side: one worker process per physical core, one thread each.
 
-On the small matrices of a sentence model a second thread adds little, while a second
-process adds almost a whole core: two training runs side by side at one thread each
-finished 1.63x sooner than one after the other at two threads (2-core AMD EPYC). The pool
+On the small matrices of a sentence model a second thread adds less than a second process:
+two training runs side by side at one thread each finished 1.61x sooner than one after the
+other at two threads, start-up included (the epochs alone 1.42x; 2-core AMD EPYC). The pool
 is ``joblib``'s loky backend: its workers are started fresh (never forked from a process
 that has run OpenMP threads), reused between calls, and receive functions defined in a
 notebook (cloudpickle).
