@@ -79,7 +79,7 @@ def correct_by_category(model: MultiTaskModel, dataset: Dataset, task: str
 
 def category_comparison(models: Mapping[str, MultiTaskModel], dataset: Dataset, task: str
                         ) -> pd.DataFrame:
-    """Accuracy per category for two models, and B − A with a 95 % bootstrap interval over
+    """Accuracy per category for two models, and B − A with a 95 % t-interval over
     the category's sentences (paired: the same sentences for both)."""
     if len(models) != 2:
         raise ValueError(f"category_comparison(): expected two models, got {list(models)}")

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -24,13 +24,15 @@ import torch
 from datasets import DatasetDict
 
 from .data import MISSING_LABEL, get_split
-from .evidence import describe, paired_difference, summarize
+from .evidence import spearman_rows
 from .experiments import run_strategy
 from .freezing import trainable_count
 from .multitask import MultiTaskModel
 from .parallel import resolve_workers, run_jobs
 from .runtime import seed_everything
-from .training import History, TrainConfig, predict_labels, task_metrics
+from .seeded_results import SeededResults
+from .similarity import pair_cosines
+from .training import TrainConfig, predict_labels, task_metrics
 
 ModelMaker = Callable[[int], MultiTaskModel]
 
@@ -46,38 +48,6 @@ class Run:
 
 
 RunSpec = str | Sequence[str] | TrainConfig | tuple[str | Sequence[str], TrainConfig] | Run
-
-
-@dataclass
-class SeededResults:
-    """Tidy scores (run, seed, task, metric, value), per-sentence correctness for paired
-    comparisons, one row of facts per trained model, and the first seed's models."""
-
-    split: str
-    table: pd.DataFrame
-    runs: pd.DataFrame
-    correct: dict[tuple[str, str], np.ndarray] = field(repr=False)
-    histories: dict[tuple[str, int], History | None] = field(repr=False)
-    models: dict[str, MultiTaskModel] = field(repr=False)
-    # (run, seed) → {split: {task: (logits, true ids)}} on validation and the scored split
-    logits: dict[tuple[str, int], dict[str, dict[str, tuple]]] = field(repr=False,
-                                                                      default_factory=dict)
-
-    def summary(self, metric: str | None = "accuracy") -> pd.DataFrame:
-        """Mean ± sd over seeds and a 95 % interval, per run and task (one ``metric``)."""
-        table = self.table if metric is None else self.table[self.table["metric"] == metric]
-        return summarize(table)
-
-    def compare(self, a: str, b: str, task: str, resamples: int = 2000) -> dict[str, float]:
-        """Accuracy of run ``a`` minus run ``b`` on ``task``, paired bootstrap interval."""
-        for name in (a, b):
-            if (name, task) not in self.correct:
-                raise ValueError(f"compare(): no run {name!r} with task {task!r}; runs are "
-                                 f"{sorted({r for r, _ in self.correct})}")
-        return paired_difference(self.correct[(a, task)], self.correct[(b, task)], resamples)
-
-    def describe(self, a: str, b: str, task: str) -> str:
-        return f"{task}: " + describe(self.compare(a, b, task), a, b)
 
 
 class SharedStart:
@@ -166,15 +136,23 @@ def _start(make_model: ModelMaker, seed: int) -> None:
 
 
 def _train_and_score(make_model: ModelMaker, data: DatasetDict, plan: Run, config: TrainConfig,
-                     name: str, seed: int, split: str, keep_model: bool) -> dict:
-    """One (run, seed): train, then score on validation and ``split``; picklable output."""
+                     name: str, seed: int, split: str, keep_model: bool,
+                     sts_pairs: pd.DataFrame | None = None) -> dict:
+    """One (run, seed): train, then score on validation and ``split`` (and the encoder's
+    cosines on ``sts_pairs``); picklable output."""
     model, history, seconds = run_strategy(partial(plan.make_model or make_model, seed), data,
                                            plan.strategy, replace(plan.config or config,
                                                                   seed=seed, progress=False))
     outputs = {part: _labelled_logits(model, data, part)
                for part in dict.fromkeys(["validation", split]) if part in data}
     rows, right = _scores(model, outputs[split])
+    cosines = None
+    if sts_pairs is not None:
+        cosines = pair_cosines(model.encoder, sts_pairs)
+        rows.append({"task": "sts", "metric": "spearman",
+                     "value": float(spearman_rows(cosines, sts_pairs["score"].to_numpy())[0])})
     return {"rows": [{"run": name, "seed": seed, **row} for row in rows], "right": right,
+            "cosines": cosines,
             "logits": outputs, "history": history, "model": model if keep_model else None,
             "facts": {"run": name, "seed": seed,
                       "trainable": trainable_count(model.parameters()),
@@ -190,9 +168,13 @@ def run_seeded(
     seeds: Sequence[int] = (0, 1, 2),
     split: str = "test",
     workers: int | str = "auto",
+    sts_pairs: pd.DataFrame | None = None,
 ) -> SeededResults:
     """Train every run once per seed (same seeds for every run), score each on ``split``.
 
+    ``split="validation"`` is a selection sweep (the epoch and the setting both chosen on
+    validation; test untouched). ``sts_pairs`` (``load_sts_pairs()``) also scores every
+    trained encoder on sentence similarity: what fine-tuning kept of it.
     ``make_model(seed)`` builds the starting model for one seed (it may train heads first;
     wrap it in ``once_per_seed`` to share it between runs). ``workers`` runs side by side
     (``"auto"``: one process per physical core); every run trains at one thread, so the
@@ -203,14 +185,14 @@ def run_seeded(
         raise ValueError(f"run_seeded(): seeds must be distinct and non-empty, got {seeds}")
     plans = {name: _as_run(spec, name) for name, spec in runs.items()}
     for name, plan in plans.items():
-        if (plan.config or config).eval_split == split:
+        if (plan.config or config).eval_split == split != "validation":
             raise ValueError(f"run_seeded(): run {name!r} would choose its epochs on "
                              f"{split!r}, the split it is scored on; select on validation")
     resolve_workers(workers, "run_seeded()")
     if isinstance(make_model, SharedStart):
         run_jobs(_start, [(make_model, seed) for seed in seeds], workers,
                  "starting models", config.progress, "run_seeded()")
-    jobs = [(make_model, data, plan, config, name, seed, split, seed == seeds[0])
+    jobs = [(make_model, data, plan, config, name, seed, split, seed == seeds[0], sts_pairs)
             for name, plan in plans.items() for seed in seeds]
     done = run_jobs(_train_and_score, jobs, workers, "runs × seeds", config.progress,
                     "run_seeded()")
@@ -224,4 +206,29 @@ def run_seeded(
                          {key: np.stack(value) for key, value in correct.items()},
                          {key: r["history"] for key, r in zip(keys, done, strict=True)},
                          {r["facts"]["run"]: r["model"] for r in done if r["model"] is not None},
-                         {key: r["logits"] for key, r in zip(keys, done, strict=True)})
+                         {key: r["logits"] for key, r in zip(keys, done, strict=True)},
+                         {key: r["cosines"] for key, r in zip(keys, done, strict=True)
+                          if r["cosines"] is not None},
+                         None if sts_pairs is None else sts_pairs["score"].to_numpy(float))
+
+
+def rate_sweep(make_model: ModelMaker, data: DatasetDict, arms: Mapping[str, RunSpec],
+               rates: Sequence[float], config: TrainConfig, seeds: Sequence[int] = (0, 1, 2),
+               workers: int | str = "auto") -> tuple[dict[str, float], pd.DataFrame]:
+    """Each arm's top learning rate chosen on validation from ``rates``: every arm × rate
+    trained with every seed and scored on validation only (its own tasks' mean accuracy).
+    Returns {arm: chosen rate} and the arm × rate table of validation means."""
+    if not rates or any(not rate > 0 for rate in rates):
+        raise ValueError(f"rate_sweep(): rates must be a non-empty list of values > 0, got "
+                         f"{list(rates)}")
+    plans = {arm: _as_run(spec, arm) for arm, spec in arms.items()}
+    runs = {(arm, rate): replace(plan, config=replace(plan.config or config, lr=rate))
+            for arm, plan in plans.items() for rate in rates}
+    names = {key: f"{key[0]} @ lr {key[1]:g}" for key in runs}
+    own = {names[key]: list(plan.config.tasks) for key, plan in runs.items() if plan.config.tasks}
+    found = run_seeded(make_model, data, {names[key]: plan for key, plan in runs.items()},
+                       config, seeds, split="validation", workers=workers).validation(own)
+    table = pd.DataFrame([{"arm": arm, "lr": rate, "validation accuracy": found.loc[name, "mean"]}
+                          for (arm, rate), name in names.items()])
+    table = table.pivot(index="arm", columns="lr", values="validation accuracy").loc[list(arms)]
+    return {arm: float(table.loc[arm].idxmax()) for arm in arms}, table
