@@ -22,13 +22,16 @@ import numpy as np
 import pandas as pd
 import torch
 from datasets import DatasetDict
+from tqdm.auto import tqdm
 
+from . import result_store
 from .data import MISSING_LABEL, get_split
 from .evidence import spearman_rows
 from .experiments import run_strategy
 from .freezing import trainable_count
 from .multitask import MultiTaskModel
-from .parallel import resolve_workers, run_jobs
+from .parallel import one_thread, resolve_workers, run_jobs
+from .result_store import LazyModels, data_fingerprint, describe_callable, plan_key
 from .runtime import seed_everything
 from .seeded_results import SeededResults
 from .similarity import pair_cosines
@@ -86,7 +89,7 @@ def once_per_seed(make_model: ModelMaker) -> SharedStart:
     return SharedStart(make_model)
 
 
-def _as_run(spec: RunSpec, name: str) -> Run:
+def as_run(spec: RunSpec, name: str) -> Run:
     if isinstance(spec, Run):
         return spec
     if isinstance(spec, TrainConfig):
@@ -169,12 +172,15 @@ def run_seeded(
     split: str = "test",
     workers: int | str = "auto",
     sts_pairs: pd.DataFrame | None = None,
+    store: str | os.PathLike | None = None,
 ) -> SeededResults:
     """Train every run once per seed (same seeds for every run), score each on ``split``.
 
     ``split="validation"`` is a selection sweep (the epoch and the setting both chosen on
     validation; test untouched). ``sts_pairs`` (``load_sts_pairs()``) also scores every
-    trained encoder on sentence similarity: what fine-tuning kept of it.
+    trained encoder on sentence similarity: what fine-tuning kept of it. ``store``: a file
+    that keeps the results and is read back while the plan is unchanged
+    (``helpers.result_store``).
     ``make_model(seed)`` builds the starting model for one seed (it may train heads first;
     wrap it in ``once_per_seed`` to share it between runs). ``workers`` runs side by side
     (``"auto"``: one process per physical core); every run trains at one thread, so the
@@ -183,12 +189,40 @@ def run_seeded(
     seeds = list(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"run_seeded(): seeds must be distinct and non-empty, got {seeds}")
-    plans = {name: _as_run(spec, name) for name, spec in runs.items()}
+    plans = {name: as_run(spec, name) for name, spec in runs.items()}
     for name, plan in plans.items():
         if (plan.config or config).eval_split == split != "validation":
             raise ValueError(f"run_seeded(): run {name!r} would choose its epochs on "
                              f"{split!r}, the split it is scored on; select on validation")
     resolve_workers(workers, "run_seeded()")
+    plan = {"make_model": describe_callable(make_model), "config": config, "seeds": seeds,
+            "split": split, "data": data_fingerprint(data),
+            "sts": None if sts_pairs is None else data_fingerprint({"pairs": sts_pairs}),
+            "runs": [(name, plan.strategy, plan.config, plan.make_model and
+                      describe_callable(plan.make_model)) for name, plan in plans.items()]}
+    key = None if store is None else plan_key(plan)
+    results = None if store is None else result_store.load(store, key)
+    if results is None:
+        results = _sweep(make_model, data, plans, config, seeds, split, workers, sts_pairs)
+        if store is not None:
+            result_store.save(store, key, replace(results, models={}))
+
+    def rebuild(name: str) -> MultiTaskModel:
+        with one_thread(), tqdm(total=1, disable=not config.progress,
+                                desc=f"seed {seeds[0]} of {name!r}, not kept in the store") as bar:
+            model = _train_and_score(make_model, data, plans[name], config, name, seeds[0],
+                                     split, True)["model"]
+            bar.update()
+        return model
+
+    results.models = LazyModels(results.models, list(plans), rebuild)
+    return results
+
+
+def _sweep(make_model: ModelMaker, data: DatasetDict, plans: Mapping[str, Run],
+           config: TrainConfig, seeds: list[int], split: str, workers: int | str,
+           sts_pairs: pd.DataFrame | None) -> SeededResults:
+    """Every run × seed side by side (the shared starting models first), gathered."""
     if isinstance(make_model, SharedStart):
         run_jobs(_start, [(make_model, seed) for seed in seeds], workers,
                  "starting models", config.progress, "run_seeded()")
@@ -211,24 +245,3 @@ def run_seeded(
                           if r["cosines"] is not None},
                          None if sts_pairs is None else sts_pairs["score"].to_numpy(float))
 
-
-def rate_sweep(make_model: ModelMaker, data: DatasetDict, arms: Mapping[str, RunSpec],
-               rates: Sequence[float], config: TrainConfig, seeds: Sequence[int] = (0, 1, 2),
-               workers: int | str = "auto") -> tuple[dict[str, float], pd.DataFrame]:
-    """Each arm's top learning rate chosen on validation from ``rates``: every arm × rate
-    trained with every seed and scored on validation only (its own tasks' mean accuracy).
-    Returns {arm: chosen rate} and the arm × rate table of validation means."""
-    if not rates or any(not rate > 0 for rate in rates):
-        raise ValueError(f"rate_sweep(): rates must be a non-empty list of values > 0, got "
-                         f"{list(rates)}")
-    plans = {arm: _as_run(spec, arm) for arm, spec in arms.items()}
-    runs = {(arm, rate): replace(plan, config=replace(plan.config or config, lr=rate))
-            for arm, plan in plans.items() for rate in rates}
-    names = {key: f"{key[0]} @ lr {key[1]:g}" for key in runs}
-    own = {names[key]: list(plan.config.tasks) for key, plan in runs.items() if plan.config.tasks}
-    found = run_seeded(make_model, data, {names[key]: plan for key, plan in runs.items()},
-                       config, seeds, split="validation", workers=workers).validation(own)
-    table = pd.DataFrame([{"arm": arm, "lr": rate, "validation accuracy": found.loc[name, "mean"]}
-                          for (arm, rate), name in names.items()])
-    table = table.pivot(index="arm", columns="lr", values="validation accuracy").loc[list(arms)]
-    return {arm: float(table.loc[arm].idxmax()) for arm in arms}, table

@@ -20,7 +20,8 @@ from helpers.evidence import (
     verdict,
 )
 from helpers.multitask import MultiTaskModel
-from helpers.seeded import rate_sweep, run_seeded
+from helpers.seeded import run_seeded
+from helpers.selection import rate_sweep
 from helpers.training import TrainConfig
 
 
