@@ -185,8 +185,8 @@ def comparison_table(differences: Mapping[str, Mapping[str, float]], family: str
         measurable = p_holm < 0.05
         rows.append({"comparison": name, "difference": round(found["difference"], digits),
                      "ci_low": round(found["ci_low"], digits),
-                     "ci_high": round(found["ci_high"], digits), "p": found["p"],
-                     f"Holm p ({family}, {len(names)} tests)": p_holm,
+                     "ci_high": round(found["ci_high"], digits), "p": round(found["p"], 4),
+                     f"Holm p ({family}, {len(names)} tests)": round(float(p_holm), 4),
                      "verdict": ("higher" if found["difference"] > 0 else "lower")
                      if measurable else "no measurable difference"})
     return pd.DataFrame(rows).set_index("comparison")

@@ -46,9 +46,10 @@ def _training_code() -> str:
 
 
 def describe_callable(function: Callable, depth: int = 2) -> str:
-    """What a model-building function is: its source, and the simple settings and notebook
-    functions it reads (``HEAD_EPOCHS``, a ``TrainConfig``, a helper it calls); data sets
-    and modules by type only (the data is fingerprinted on its own)."""
+    """What a model-building function is: its source, and the simple settings, notebook
+    functions and models it reads (``HEAD_EPOCHS``, a ``TrainConfig``, a helper it calls,
+    a trained model it copies: by its weights); data sets and modules by type only (the
+    data is fingerprinted on its own)."""
     if isinstance(function, partial):
         return (f"partial({describe_callable(function.func, depth)}, {function.args!r}, "
                 f"{sorted(function.keywords.items())!r})")
@@ -84,6 +85,11 @@ def _names_read(code) -> set[str]:
 def _describe_value(value: object, depth: int) -> str:
     if isinstance(value, SIMPLE) or (is_dataclass(value) and not isinstance(value, type)):
         return repr(value)
+    if isinstance(value, torch.nn.Module):  # a trained model a builder copies: its weights
+        digest = hashlib.sha256()
+        for name, tensor in value.state_dict().items():
+            digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
+        return f"{type(value).__name__}:{digest.hexdigest()}"
     if inspect.isfunction(value) and value.__module__ == "__main__" and depth > 0:
         return describe_callable(value, depth - 1)
     return type(value).__name__

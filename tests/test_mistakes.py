@@ -60,3 +60,4 @@ def test_conflict_probe_reports_mean_and_spread_over_batches(model, small_data):
     assert -1 <= record["grad_conflict"] <= 1 and record["grad_conflict_sd"] >= 0
     frame = pd.DataFrame(history.epochs)
     assert "grad_conflict_sd" in frame
+

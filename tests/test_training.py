@@ -170,3 +170,19 @@ def test_heads_first_then_fine_tuning_keeps_the_callers_freezing(tiny_model_dir,
     assert not torch.equal(plain.heads["topic"][1].weight, probed.heads["topic"][1].weight)
     with pytest.raises(ValueError, match="probe_epochs must be an int >= 0, got -1"):
         TrainConfig(probe_epochs=-1)
+
+
+def test_predictions_batched_by_length_come_back_in_dataset_order(tiny_model_dir, small_data):
+    """Batches are formed shortest first (less padding); every row's logits must still be
+    the ones that row gets alone, in the dataset's order."""
+    from helpers.training import predict_labels
+
+    model = MultiTaskModel(SentenceEncoder.from_pretrained(tiny_model_dir), SENTENCE_TASKS)
+    rows = small_data["train"]
+    found = predict_labels(model, rows, batch_size=5)
+    for index in (0, 7, 23):
+        alone = predict_labels(model, rows.select([index]))
+        for task in ("topic", "sentiment"):
+            assert torch.allclose(found[task]["logits"][index], alone[task]["logits"][0],
+                                  atol=1e-5)
+            assert found[task]["true"][index] == alone[task]["true"][0]
