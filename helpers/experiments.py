@@ -17,7 +17,7 @@ from .runtime import seed_everything
 from .training import GradualUnfreezing, History, TrainConfig, split_metrics, train
 
 __all__ = ["fit_heads", "logistic_accuracies", "logistic_baseline", "run_strategies",
-           "run_strategy", "split_metrics", "tfidf_correctness", "unfreezing_callbacks"]
+           "run_strategy", "split_metrics", "unfreezing_callbacks"]
 
 
 def unfreezing_callbacks(model: MultiTaskModel, strategy: str | Sequence[str]
@@ -110,28 +110,3 @@ def logistic_baseline(model: MultiTaskModel, data: DatasetDict, split: str = "te
                for part in ("train", split)]
     found = logistic_accuracies(*vectors, data, model.task_names, split)
     return {f"{split}/{task}/accuracy": value for task, value in found.items()}
-
-
-def tfidf_correctness(data: DatasetDict, tasks: Sequence[str], split: str = "test",
-                      strengths: Sequence[float] = (0.3, 1.0, 3.0, 10.0, 30.0)
-                      ) -> dict[str, np.ndarray]:
-    """The no-pretraining baseline: TF-IDF of words and word pairs, logistic regression per
-    task, its regularisation ``C`` chosen on validation from ``strengths``; which labelled
-    sentences of ``split`` it gets right (deterministic: no seeds)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    parts = {name: get_split(data, name) for name in ("train", "validation", split)}
-    right = {}
-    for task in tasks:
-        rows = {name: [i for i, label in enumerate(part[task]) if label is not None]
-                for name, part in parts.items()}
-        texts = {name: [parts[name]["text"][i] for i in rows[name]] for name in parts}
-        labels = {name: [parts[name][task][i] for i in rows[name]] for name in parts}
-        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(texts["train"])
-        vectors = {name: vectorizer.transform(texts[name]) for name in parts}
-        fitted = [LogisticRegression(C=c, max_iter=5000).fit(vectors["train"], labels["train"])
-                  for c in strengths]
-        best = max(fitted, key=lambda m: m.score(vectors["validation"], labels["validation"]))
-        right[task] = best.predict(vectors[split]) == np.asarray(labels[split])
-    return right

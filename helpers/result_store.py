@@ -30,7 +30,7 @@ import transformers
 # Modules that only show or compare results: editing them keeps the stored runs valid.
 DISPLAY_ONLY = {"plots", "widgets.py", "cli.py", "modelcard.py", "datacard.py", "mistakes.py",
                 "calibration.py", "evidence.py", "seeded_results.py", "result_store.py",
-                "__main__.py", "train.py"}
+                "__main__.py", "train.py", "baselines.py"}
 SIMPLE = (int, float, str, bool, type(None), tuple, list, frozenset)
 
 

@@ -1,10 +1,11 @@
 """The baselines a comparison must beat: honest ones, never strawmen."""
 
+
 def test_tfidf_baseline_is_a_real_baseline():
     """Well above chance on topic (words name the topic), deterministic, one flag per
     labelled test sentence."""
+    from helpers.baselines import tfidf_correctness
     from helpers.data import load_sentences
-    from helpers.experiments import tfidf_correctness
 
     data = load_sentences()
     first = tfidf_correctness(data, ["topic", "sentiment"])
