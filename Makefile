@@ -24,7 +24,7 @@ KERNELS ?= default
 AS_OTHER_CPU = ATEN_CPU_CAPABILITY=$(KERNELS) MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2
 NBVAL = $(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: install lab test unit notebooks notebooks-other-cpu lint bench browser-deps clean
+.PHONY: install lab test unit unit-fast notebooks notebooks-other-cpu lint bench browser-deps clean
 
 install: $(STAMP)
 
@@ -51,6 +51,10 @@ lint: install
 
 unit: install $(TENSORBOARD)
 	$(BIN)/python -m pytest tests
+
+# The unit tests without the `slow` ones (real model, installs, browser, several processes).
+unit-fast: install $(TENSORBOARD)
+	$(BIN)/python -m pytest -m "not slow" tests
 
 # The optional tensorboard extra (pinned in pyproject.toml): not needed by the notebooks or
 # the image; tests/test_tracking.py reads its event files.

@@ -84,3 +84,33 @@ def test_probability_bars_title_names_the_winner():
     fig = plots.probability_bars(result, "Lovely pasta.")
     assert fig.axes[0].get_title() == "topic: food (0.75)"
     assert [bar.get_width() for bar in fig.axes[0].patches] == [0.75, 0.25]
+
+
+def test_forest_plots_each_difference_with_its_interval_and_verdict():
+    from helpers.evidence import comparison_table
+
+    found = {"a − b, topic": {"difference": 0.05, "ci_low": 0.02, "ci_high": 0.08, "p": 0.001},
+             "c − b, topic": {"difference": -0.01, "ci_low": -0.03, "ci_high": 0.01, "p": 0.4}}
+    table = comparison_table(found, family="demo")
+    assert list(table["verdict"]) == ["higher", "no measurable difference"]
+    ax = plots.forest(table, "demo").axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a − b, topic", "c − b, topic"]
+    filled, hollow = ax.collections[-2:]
+    assert filled.get_offsets()[:, 0].tolist() == [5.0]  # points: × 100
+    assert hollow.get_offsets()[:, 0].tolist() == [-1.0]
+
+
+def test_tradeoff_and_task_curves_draw_one_series_per_run():
+    from helpers.training import History
+
+    summary = pd.DataFrame({"mean": [0.9, 0.8], "ci_low": [0.85, 0.7], "ci_high": [0.95, 0.9],
+                            "task": "topic"}, index=["a", "b"])
+    ax = plots.tradeoff(summary, summary.assign(task="sts")).axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    history = History(steps=[{"step": s, "epoch": 1 + s // 3, "train/topic/loss": 1.0 / s}
+                             for s in range(1, 7)],
+                      epochs=[{"epoch": e, "validation/topic/accuracy": 0.5 + e / 10}
+                              for e in (1, 2)])
+    fig = plots.task_curves({"a": [history, history]}, ["topic", "sentiment"])
+    assert len(fig.axes[0].lines) == 1 and len(fig.axes[2].lines) == 0  # no sentiment loss
+    assert fig.axes[1].lines[0].get_ydata().tolist() == [0.6, 0.7]
