@@ -61,8 +61,8 @@ def _mean_squares(values: np.ndarray) -> list[tuple[float, float, int]]:
     exceed the residual's is estimated as 0 (so the variance is never negative)."""
     seeds, sentences = values.shape
     by_seed, by_sentence = values.mean(axis=1), values.mean(axis=0)
-    if seeds == 1:  # sentences are the only source left
-        return [(1.0, sentences * float(by_sentence.var(ddof=1)), sentences - 1)]
+    if seeds == 1:  # sentences are the only source left: the mean square is their variance
+        return [(1.0, float(by_sentence.var(ddof=1)), sentences - 1)]
     rest = values - by_seed[:, None] - by_sentence[None, :] + values.mean()
     rest_df = (seeds - 1) * (sentences - 1)
     rest_square = float((rest**2).sum()) / rest_df

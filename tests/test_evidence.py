@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 from datasets import DatasetDict
+from scipy import stats
 
 from helpers import SentenceEncoder, plots
 from helpers.data import SENTENCE_TASKS, load_sts_pairs
@@ -91,6 +92,15 @@ def test_intervals_cover_the_truth_about_95_percent_of_the_time(seeds):
         covered_difference += difference["ci_low"] <= true_a - true_b <= difference["ci_high"]
     assert 0.92 <= covered_mean / trials <= 0.985
     assert 0.92 <= covered_difference / trials <= 0.985
+
+
+def test_one_seed_gives_the_interval_over_sentences_alone():
+    """With one seed the interval is the t-interval of a mean over sentences: 1.96 sd/√n
+    (it was √n times too wide)."""
+    right = np.random.default_rng(0).random((1, 400)) < 0.8
+    found = mean_interval(right)
+    half = stats.t.ppf(0.975, 399) * right.std(ddof=1) / np.sqrt(400)
+    assert found["ci_high"] - found["mean"] == pytest.approx(half)
 
 
 def test_intervals_stay_within_the_scores_range():
