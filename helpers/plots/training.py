@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .base import new_figure, new_grid, short
 
@@ -95,15 +96,18 @@ def probability_bars(result: dict, title: str = "") -> Figure:
 
 def gradient_conflict(epochs: dict[str, pd.DataFrame],
                       title: str = "Gradient conflict on the shared encoder") -> Figure:
-    """Cosine between the two tasks' encoder gradients per epoch, one line per run; error
-    bars: sd over the probe batches (``grad_conflict_sd``), where recorded."""
+    """Cosine between the two tasks' encoder gradients per epoch, one line per run, each
+    run nudged sideways so none hides another; error bars: ``grad_conflict_sd`` where
+    recorded (over probe batches, or over seeds)."""
     fig, ax = new_figure((6.5, 3.6))
-    for name, frame in epochs.items():
+    nudge = 0.04 * (np.arange(len(epochs)) - (len(epochs) - 1) / 2)
+    for shift, (name, frame) in zip(nudge, epochs.items(), strict=True):
         if "grad_conflict" in frame:
             spread = frame.get("grad_conflict_sd")
-            ax.errorbar(frame["epoch"], frame["grad_conflict"], yerr=spread, marker="o",
-                        capsize=3, label=name)
+            ax.errorbar(frame["epoch"] + shift, frame["grad_conflict"], yerr=spread,
+                        marker="o", capsize=3, label=name)
     ax.axhline(0, color="black", linewidth=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("cosine(∇ topic, ∇ sentiment)")
     ax.legend(fontsize=8)
