@@ -25,10 +25,10 @@ from .encoder import SentenceEncoder
 from .freezing import GradualUnfreezer, freeze, trainable_report
 from .loading import default_model_path
 from .multitask import MultiTaskModel
-from .optim import layerwise_param_groups
 from .pooling import POOLING_MODES
 from .runtime import notebook_setup, seed_everything
 from .training import History, TrainConfig, evaluate
+from .training.optim import layerwise_param_groups
 
 __all__ = [
     "POOLING_MODES",

@@ -19,6 +19,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.masking_utils import create_bidirectional_mask
 
 from .loading import load_backbone
+from .modes import evaluating
 from .pooling import check_dim, check_pooling, pool, truncate
 from .precision import encoding_precision
 from .quantize import quantize_backbone
@@ -216,9 +217,7 @@ class SentenceEncoder(nn.Module):
         encoded = self.tokenizer(items, truncation=True, max_length=self.max_length)["input_ids"]
         order = np.argsort([-len(ids) for ids in encoded], kind="stable")
         vectors = torch.empty((len(items), self.dim), dtype=torch.float32)
-        was_training = self.training
-        self.eval()
-        with torch.inference_mode():
+        with evaluating(self), torch.inference_mode():
             starts = range(0, len(items), batch_size)
             for start in tqdm(starts, desc="encode", disable=not progress, unit="batch"):
                 chosen = order[start : start + batch_size]
@@ -231,7 +230,6 @@ class SentenceEncoder(nn.Module):
                 if unit_length:
                     pooled = F.normalize(pooled, dim=-1)
                 vectors[torch.from_numpy(chosen)] = pooled.float().cpu()
-        self.train(was_training)
         result = truncate(vectors, dim, unit_length)
         result = result[0] if single else result
         return result if convert_to == "torch" else result.numpy()

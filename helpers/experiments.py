@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 from datasets import DatasetDict
 
 from .data import get_split
@@ -16,8 +14,8 @@ from .multitask import MultiTaskModel
 from .runtime import seed_everything
 from .training import GradualUnfreezing, History, TrainConfig, split_metrics, train
 
-__all__ = ["fit_heads", "logistic_accuracies", "logistic_baseline", "run_strategies",
-           "run_strategy", "split_metrics", "unfreezing_callbacks"]
+__all__ = ["fit_heads", "logistic_accuracies", "logistic_baseline", "run_strategy",
+           "split_metrics", "unfreezing_callbacks"]
 
 
 def unfreezing_callbacks(model: MultiTaskModel, strategy: str | Sequence[str]
@@ -44,41 +42,12 @@ def run_strategy(
     return model, history, time.perf_counter() - started
 
 
-def run_strategies(
-    make_model: Callable[[], MultiTaskModel],
-    data: DatasetDict,
-    strategies: Mapping[str, str | Sequence[str]],
-    config: TrainConfig,
-    overrides: Mapping[str, Mapping[str, object]] | None = None,
-    split: str = "test",
-) -> tuple[pd.DataFrame, dict[str, tuple[MultiTaskModel, History | None]]]:
-    """Run every ``{name: strategy}`` with the same seed, data and config.
-
-    A strategy is anything ``freeze`` accepts (``"gradual:N"`` included); a strategy that
-    leaves nothing trainable (``"all"``) is evaluated untrained: the floor. ``overrides``
-    changes config fields for one strategy by name. Returns the results table (trainable
-    parameters, epochs, training seconds, ``{split}/{task}/accuracy`` and ``.../macro_f1``)
-    and each run's trained model and history.
-    """
-    unknown = sorted(set(overrides or {}) - set(strategies))
-    if unknown:
-        raise ValueError(f"run_strategies(): overrides name unknown strategies {unknown}; "
-                         f"strategies are {list(strategies)}")
-    rows, runs = [], {}
-    for name, strategy in strategies.items():
-        run_config = replace(config, **dict((overrides or {}).get(name, {})))
-        model, history, seconds = run_strategy(make_model, data, strategy, run_config)
-        runs[name] = (model, history)
-        rows.append({"strategy": name, "trainable": trainable_count(model.parameters()),
-                     "epochs": len(history.epochs) if history else 0,
-                     "seconds": round(seconds, 1), **split_metrics(model, data, split)})
-    return pd.DataFrame(rows), runs
-
-
 def fit_heads(model: MultiTaskModel, data: DatasetDict, config: TrainConfig) -> MultiTaskModel:
     """Train only the heads (encoder frozen, vectors cached: seconds), then make everything
     trainable again. Every strategy then starts from the same trained heads, so none is
-    judged by heads that had less training than another's (linear probe, then fine-tune)."""
+    judged by heads that had less training than another's (linear probe, then fine-tune).
+    Not ``training.linear_probe.fit_heads_first``: that is a phase inside one run, while
+    this is a run of its own (its config, evaluation and best epoch) shared by many."""
     train(freeze(model, "backbone"), data, config)
     return freeze(model, "none")
 

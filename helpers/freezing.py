@@ -83,6 +83,10 @@ def freeze(model: MultiTaskModel, strategy: str | Sequence[str]) -> MultiTaskMod
     training, one layer every N optimiser steps.
     """
     frozen = parse_strategy(model, strategy).frozen
+    if model.lora_settings and not frozen & {ENCODER, EVERYTHING}:
+        raise ValueError(f"freeze(): {strategy!r} would train the encoder's own weights under "
+                         f"its LoRA adapters; use 'backbone' (adapters and heads train), or "
+                         f"merge_lora(model) first to train every weight")
     for name, parameter in model.named_parameters():
         parameter.requires_grad = not (
             EVERYTHING in frozen or model.component(name) in frozen

@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .multitask import MultiTaskModel
+from .runtime import drawn_from
 from .validation import check_positive_int
 
 
 def add_lora(model: MultiTaskModel, rank: int = 8, alpha: int = 16, dropout: float = 0.1,
-             targets: Sequence[str] = ("query", "value")) -> MultiTaskModel:
+             targets: Sequence[str] = ("query", "value"), seed: int | None = None
+             ) -> MultiTaskModel:
     """Inject LoRA adapters into the encoder's ``targets`` (module names; BERT's attention
-    query and value by default) in place, and freeze the encoder's own weights."""
+    query and value by default) in place, and freeze the encoder's own weights. ``seed``
+    draws the adapters' random half (A) as ``MultiTaskModel(seed=...)`` draws heads."""
     from peft import LoraConfig, inject_adapter_in_model
 
     check_positive_int(rank, "rank", "add_lora()")
@@ -30,10 +33,13 @@ def add_lora(model: MultiTaskModel, rank: int = 8, alpha: int = 16, dropout: flo
     config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout,
                         target_modules=list(targets))
     try:
-        inject_adapter_in_model(config, model.encoder.backbone)
+        with drawn_from(seed, "add_lora()"):
+            inject_adapter_in_model(config, model.encoder.backbone)
     except ValueError as error:
         raise ValueError(f"add_lora(): targets {list(targets)} match no module of the "
                          f"encoder ({error})") from error
+    model.lora_settings = {"rank": rank, "alpha": alpha, "dropout": dropout,
+                           "targets": list(targets)}  # saved with the model (helpers.saving)
     from .freezing import freeze
 
     return freeze(model, "backbone")
@@ -54,4 +60,5 @@ def merge_lora(model: MultiTaskModel) -> MultiTaskModel:
             module.merge()
             parent, _, child = name.rpartition(".")
             setattr(backbone.get_submodule(parent), child, module.get_base_layer())
+    model.lora_settings = None
     return model

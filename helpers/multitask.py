@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from . import saving
@@ -24,7 +23,9 @@ from .data import TaskSpec
 from .encoder import SentenceEncoder
 from .heads import HeadSpec, head_configs, head_table
 from .modelcard import model_card
+from .modes import evaluating
 from .pooling import check_dim, truncate
+from .runtime import drawn_from
 from .validation import check_choice, check_positive_int, check_sentences
 
 CONFIG_FILE, WEIGHTS_FILE = saving.CONFIG_FILE, saving.WEIGHTS_FILE
@@ -35,7 +36,9 @@ class MultiTaskModel(nn.Module):
     """Shared sentence encoder (→ optional projection to ``projection_dim``) → {task: logits}.
 
     ``head`` is "linear" or "mlp" (one hidden layer of ``hidden``) for every task, a
-    ``HeadConfig``, or ``{task: head}`` for a head of its own shape per task.
+    ``HeadConfig``, or ``{task: head}`` for a head of its own shape per task. ``seed``
+    draws the new weights (heads, projection) from their own generator, the same whatever
+    random work ran before; None draws them from torch's global generator.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class MultiTaskModel(nn.Module):
         hidden: int = 256,
         dropout: float = 0.1,
         projection_dim: int | None = None,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(encoder, SentenceEncoder):
@@ -59,16 +63,17 @@ class MultiTaskModel(nn.Module):
             raise ValueError(f"MultiTaskModel: task names must be unique, got {names}")
         if projection_dim is not None:
             check_positive_int(projection_dim, "projection_dim", "MultiTaskModel")
-        self.encoder = encoder
-        self.tasks = tasks
+        self.encoder, self.tasks, self.seed = encoder, tasks, seed
+        self.lora_settings: dict | None = None  # set by helpers.lora.add_lora
         self.head_configs = head_configs(head, names, hidden, dropout)
-        # A learned linear map to a smaller (or any) sentence vector size, trained with the heads.
-        self.projection = nn.Linear(encoder.dim, projection_dim) if projection_dim else None
         self.dim = projection_dim or encoder.dim
-        self.heads = nn.ModuleDict(
-            {task.name: self.head_configs[task.name].build(self.dim, len(task.labels))
-             for task in tasks}
-        )
+        with drawn_from(seed, "MultiTaskModel"):
+            # A learned linear map to a smaller (or any) vector size, trained with the heads.
+            self.projection = nn.Linear(encoder.dim, projection_dim) if projection_dim else None
+            self.heads = nn.ModuleDict(
+                {task.name: self.head_configs[task.name].build(self.dim, len(task.labels))
+                 for task in tasks}
+            )
         self.temperatures = {task.name: 1.0 for task in tasks}  # see set_temperature
         self.freeze_unused()
 
@@ -101,7 +106,9 @@ class MultiTaskModel(nn.Module):
             raise ValueError(f"add_task(): the model already has a task {task.name!r}")
         config = head_configs(head, [task.name])[task.name]
         device = next(self.heads.parameters()).device
-        self.heads[task.name] = config.build(self.dim, len(task.labels)).to(device)
+        # a seeded model's later heads are seeded too, each by its position
+        with drawn_from(None if self.seed is None else self.seed + len(self.tasks), "add_task()"):
+            self.heads[task.name] = config.build(self.dim, len(task.labels)).to(device)
         self.tasks, self.head_configs = (*self.tasks, task), {**self.head_configs,
                                                               task.name: config}
         self.temperatures[task.name] = 1.0
@@ -126,12 +133,10 @@ class MultiTaskModel(nn.Module):
         """The sentence vectors the heads read ((n, ``self.dim``), projected if the model
         projects); ``dim=k`` keeps the first k coordinates (Matryoshka-style)."""
         check_dim(dim, self.dim, "encode()")
-        was_training = self.training
-        self.eval()
-        vectors = self.encoder.encode(sentences, batch_size=batch_size, convert_to="torch")
-        single = vectors.dim() == 1
-        vectors = self.project(vectors.reshape(-1, self.encoder.dim).to(self.device))
-        self.train(was_training)
+        with evaluating(self):
+            vectors = self.encoder.encode(sentences, batch_size=batch_size, convert_to="torch")
+            single = vectors.dim() == 1
+            vectors = self.project(vectors.reshape(-1, self.encoder.dim).to(self.device))
         result = truncate(vectors.cpu(), dim, self.encoder.normalize)
         return result[0] if single else result
 
@@ -158,11 +163,9 @@ class MultiTaskModel(nn.Module):
     def predict_probs(self, sentences: Sequence[str], batch_size: int = 32
                       ) -> dict[str, torch.Tensor]:
         """{task: (n, num_labels) probabilities}, in the order of ``sentences``."""
-        was_training = self.training
-        self.eval()
-        vectors = self.encoder.encode(sentences, batch_size=batch_size, convert_to="torch")
-        logits = self.heads_forward(vectors.to(self.device))
-        self.train(was_training)
+        with evaluating(self):
+            vectors = self.encoder.encode(sentences, batch_size=batch_size, convert_to="torch")
+            logits = self.heads_forward(vectors.to(self.device))
         return {name: (values / self.temperatures[name]).softmax(dim=-1).cpu()
                 for name, values in logits.items()}
 
@@ -239,12 +242,4 @@ class MultiTaskModel(nn.Module):
     @classmethod
     def load(cls, directory: str | os.PathLike) -> MultiTaskModel:
         """Rebuild a saved model; raise clearly if it is not one or does not match."""
-        config, weights, backbone, tokenizer = saving.read_saved(directory, FORMAT_VERSION)
-        encoder, tasks = saving.encoder_and_tasks(config, backbone, tokenizer)
-        heads = config.get("heads") or config["head"]  # older saves: one head for all tasks
-        model = cls(encoder, tasks, heads, config.get("hidden", 256), config.get("dropout", 0.1),
-                    config.get("projection_dim"))
-        saving.load_weights(model, load_file(weights), origin=str(weights))
-        for task, temperature in config.get("temperatures", {}).items():  # older saves: none
-            model.set_temperature(task, temperature)
-        return model.eval()
+        return saving.load_model(cls, directory, FORMAT_VERSION)

@@ -9,9 +9,9 @@ in another order with another number of threads, so the last digits would move).
 from __future__ import annotations
 
 import os
-import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import numpy as np
 import torch
 
 NOTEBOOK_THREADS = 2
@@ -44,15 +44,29 @@ def notebook_setup(seed: int = 0, threads: int | None = NOTEBOOK_THREADS) -> int
 
 
 def seed_everything(seed: int = 0) -> int:
-    """Seed Python, NumPy and PyTorch (CPU and every GPU); nothing else changes."""
+    """Seed Python, NumPy and PyTorch (CPU and every accelerator), through accelerate's
+    ``set_seed``; nothing else changes."""
+    from accelerate.utils import set_seed
+
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed_everything(): seed must be an int, got {seed!r}")
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
+    set_seed(seed)
     return seed
+
+
+@contextmanager
+def drawn_from(seed: int | None, where: str) -> Iterator[None]:
+    """Random draws inside the block come from ``seed`` (None: torch's global generator, as
+    ``nn.Linear`` does), and the global generator is left as it was: new weights that are
+    the same whatever random work ran before."""
+    if seed is None:
+        yield
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"{where}: seed must be an int or None, got {seed!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def process_state():

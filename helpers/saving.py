@@ -6,6 +6,7 @@ tokenizer, so it reloads offline whatever backbone it was fine-tuned from.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -55,14 +56,74 @@ def save_model(model: nn.Module, config: dict, directory: str | os.PathLike,
 
 
 def _replace(staging: Path, target: Path) -> None:
-    """Move ``staging`` to ``target``, retiring an existing ``target`` only once it is safe."""
+    """Put ``staging`` at ``target`` so that at every instant one complete checkpoint is
+    there: files and folders flushed to disk first, then one atomic rename (or, when
+    ``target`` exists, an atomic exchange of the two names), then the parent flushed."""
+    _flush_tree(staging)
     if not target.exists():
         staging.rename(target)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-    target.rename(retired / target.name)
-    staging.rename(target)
-    shutil.rmtree(retired)
+    else:
+        _exchange(staging, target)
+        shutil.rmtree(staging)  # now holds the old checkpoint
+    _flush(target.parent)
+
+
+def _flush(path: Path) -> None:
+    """fsync one file or directory (a renamed entry is durable once its folder is)."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _flush_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*"), reverse=True):  # files before their folders
+        _flush(path)
+    _flush(root)
+
+
+def _exchange(first: Path, second: Path) -> None:
+    """Swap two directory names atomically (Linux ``renameat2(RENAME_EXCHANGE)``); where
+    the call is missing, move the old one aside first (the old copy stays complete on
+    disk under ``first`` until the new one is in place)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None:
+        at_cwd, exchange = -100, 2
+        if renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), exchange) == 0:
+            return
+    aside = first.with_name(first.name + ".old")
+    second.rename(aside)
+    first.rename(second)
+    aside.rename(first)
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, or one line naming the file and the fix."""
+    try:
+        return load_file(path)
+    except Exception as error:  # safetensors raises its own SafetensorError / OSError
+        raise ValueError(f"load(): {str(path)!r} is truncated or not a safetensors file "
+                         f"({error}); save the model again, or restore that file from a "
+                         f"copy") from error
+
+
+def load_model(cls: type, directory: str | os.PathLike, format_version: int) -> nn.Module:
+    """A saved ``MultiTaskModel`` rebuilt: encoder, heads, adapters, weights, temperatures."""
+    config, weights, backbone, tokenizer = read_saved(directory, format_version)
+    encoder, tasks = encoder_and_tasks(config, backbone, tokenizer)
+    heads = config.get("heads") or config["head"]  # older saves: one head for all tasks
+    model = cls(encoder, tasks, heads, config.get("hidden", 256), config.get("dropout", 0.1),
+                config.get("projection_dim"))
+    if config.get("lora"):  # adapters first, so their weights have a place to go
+        from .lora import add_lora
+
+        add_lora(model, **config["lora"])
+    load_weights(model, read_weights(weights), origin=str(weights))
+    for task, temperature in config.get("temperatures", {}).items():  # older saves: none
+        model.set_temperature(task, temperature)
+    return model.eval()
 
 
 def read_saved(directory: str | os.PathLike, format_version: int
@@ -127,4 +188,5 @@ def model_config(model: nn.Module, format_version: int) -> dict:
         "heads": {name: config.to_dict() for name, config in model.head_configs.items()},
         "projection_dim": model.projection.out_features if model.projection else None,
         "temperatures": model.temperatures,
+        "lora": model.lora_settings,  # helpers.lora.add_lora's arguments
     }

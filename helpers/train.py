@@ -61,7 +61,7 @@ def run(config: dict) -> dict:
             config["model"], config["pooling"], config["layer"], config["normalize"],
             config["max_length"])
         return MultiTaskModel(encoder, tasks, config["head"], config["hidden"],
-                              config["dropout"], config["projection_dim"])
+                              config["dropout"], config["projection_dim"], train_config.seed)
 
     model, history, seconds = run_strategy(make_model, data, config["freeze"], train_config)
     metrics = {"test": split_metrics(model, data, config["test_split"]) if config["test_split"]

@@ -4,7 +4,6 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers.batching import collate_fn, label_ids
 from helpers.data import (
     MISSING_LABEL,
     SENTENCE_TASKS,
@@ -13,6 +12,7 @@ from helpers.data import (
     infer_tasks,
     load_sentences,
 )
+from helpers.training.batching import collate_fn, label_ids
 
 TOPIC, SENTIMENT = SENTENCE_TASKS
 

@@ -8,8 +8,8 @@ from helpers import SentenceEncoder, default_model_path
 from helpers.data import SENTENCE_TASKS
 from helpers.freezing import freeze
 from helpers.multitask import MultiTaskModel
-from helpers.optim import build_scheduler, layerwise_param_groups
-from helpers.weighting import UncertaintyWeighting
+from helpers.training.optim import build_scheduler, layerwise_param_groups
+from helpers.training.weighting import UncertaintyWeighting
 
 
 @pytest.fixture

@@ -64,21 +64,6 @@ def test_confusion_matrices_write_the_counts():
     assert fig.axes[0].get_title() == "sentiment"
 
 
-def test_strategy_results_marks_every_strategy():
-    results = pd.DataFrame({
-        "strategy": ["frozen", "bottom 2", "full"], "trainable": [0, 10_000, 20_000],
-        "seconds": [0.0, 2.0, 3.0], "test/topic/accuracy": [0.2, 0.9, 0.91],
-        "test/sentiment/accuracy": [0.4, 0.7, 0.8]})
-    bars, scatter, timing = plots.strategy_results(results, ["topic", "sentiment"]).axes
-    assert len(bars.patches) == 6
-    assert [t.get_text() for t in scatter.get_legend().get_texts()] == ["frozen", "bottom 2",
-                                                                      "full"]
-    points = [c.get_offsets() for c in scatter.collections if len(c.get_offsets())]
-    assert sorted(float(p[0][1]) for p in points) == sorted(
-        [*results["test/topic/accuracy"], *results["test/sentiment/accuracy"]])
-    assert [bar.get_width() for bar in timing.patches] == [0.0, 2.0, 3.0]
-
-
 def test_probability_bars_title_names_the_winner():
     result = {"topic": {"label": "food", "probs": {"food": 0.75, "travel": 0.25}}}
     fig = plots.probability_bars(result, "Lovely pasta.")

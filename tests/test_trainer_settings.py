@@ -10,7 +10,7 @@ from helpers import SentenceEncoder
 from helpers.data import SENTENCE_TASKS
 from helpers.multitask import MultiTaskModel
 from helpers.training import Callback, TrainConfig, train
-from helpers.weighting import PCGradWeighting, project_conflicts
+from helpers.training.weighting import PCGradWeighting, project_conflicts
 
 FAST = dict(batch_size=8, progress=False, grad_conflict=False)
 
@@ -100,7 +100,8 @@ def test_pcgrad_writes_the_projected_gradient_on_shared_parameters():
     head = torch.nn.Parameter(torch.ones(()))
     losses = {"a": torch.dot(torch.tensor([1.0, 0.0]), shared) * head,
               "b": torch.dot(torch.tensor([-1.0, 1.0]), shared) + head}
-    total = PCGradWeighting(["a", "b"]).backward(losses, [shared], lambda t: t.backward())
+    total = PCGradWeighting(["a", "b"]).backward(losses, [shared],
+                                                   lambda t, **kw: t.backward(**kw))
     assert torch.allclose(shared.grad, torch.tensor([0.5, 1.5]))
     assert head.grad == pytest.approx(1.0)  # d(total)/d(head) at shared = 0: only "b"
     assert float(total.detach()) == pytest.approx(1.0)

@@ -12,7 +12,7 @@ from helpers.multitask import MultiTaskModel
 from helpers.runtime import seed_everything
 from helpers.training import TrainConfig, source_schedule, train
 from helpers.training.mixture import LengthGroupedBatches, padding_share, training_loader
-from helpers.weighting import UncertaintyWeighting, task_losses
+from helpers.training.weighting import UncertaintyWeighting, task_losses
 
 FAST = dict(batch_size=8, progress=False)
 
@@ -144,7 +144,7 @@ def test_bad_config():
     with pytest.raises(ValueError, match="unknown loss_weighting 'gradnorm'"):
         TrainConfig(loss_weighting="gradnorm")
     with pytest.raises(ValueError, match="loss weights name unknown task"):
-        from helpers.weighting import FixedWeighting
+        from helpers.training.weighting import FixedWeighting
         FixedWeighting(["topic"], {"intent": 2.0})
 
 

@@ -3,7 +3,7 @@
 from .calibration import reliability_diagram
 from .embeddings import embedding_sizes, pooling_grid_bars, projection_2d, similarity_heatmap
 from .evidence import forest, task_curves, tradeoff
-from .experiments import seeded_results, strategy_results
+from .experiments import seeded_results
 from .training import (
     confusion_matrices,
     gradient_conflict,
@@ -20,5 +20,5 @@ __all__ = [
     "layer_learning_rates",
     "learning_rate_schedule", "pooling_grid_bars", "probability_bars", "projection_2d",
     "reliability_diagram",
-    "seeded_results", "similarity_heatmap", "strategy_results", "training_curves",
+    "seeded_results", "similarity_heatmap", "training_curves",
 ]

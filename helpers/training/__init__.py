@@ -11,7 +11,7 @@ from .callbacks import (
     GradientConflictProbe,
     GradualUnfreezing,
     TrainState,
-    gradient_conflict,
+    gradient_conflicts,
 )
 from .config import TrainConfig
 from .evaluation import (
@@ -31,6 +31,6 @@ from .mixture import SAMPLINGS, source_schedule
 __all__ = [
     "METRIC_KINDS", "SAMPLINGS", "BestModel", "Callback", "EarlyStopping",
     "GradientConflictProbe", "GradualUnfreezing", "History", "TrainConfig", "TrainState",
-    "confusion", "encoder_is_frozen", "evaluate", "gradient_conflict", "metric_name",
+    "confusion", "encoder_is_frozen", "evaluate", "gradient_conflicts", "metric_name",
     "predict_labels", "source_schedule", "split_metrics", "task_metrics", "train",
 ]

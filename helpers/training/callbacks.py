@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import torch
 from accelerate import Accelerator
-from safetensors.torch import load_file
 
 from ..freezing import GradualUnfreezer
+from ..modes import evaluating
 from ..multitask import WEIGHTS_FILE, MultiTaskModel
-from ..weighting import task_gradients, task_losses
+from ..saving import read_weights
 from .config import TrainConfig
 from .evaluation import forward_batch, lower_is_better, metric_name, parse_metric
 from .history import History
+from .weighting import task_gradients, task_losses
 
 
 @dataclass
@@ -87,36 +89,43 @@ class GradualUnfreezing(Callback):
 
 class GradientConflictProbe(Callback):
     """Each epoch: cosine between the tasks' gradients on the shared, trainable encoder,
-    dropout off, on a few fixed probe batches: ``grad_conflict`` is the mean over batches,
-    ``grad_conflict_sd`` their spread. Negative = the tasks pull the encoder apart."""
+    dropout off, on a few fixed probe batches. ``grad_conflict`` is the mean over batches
+    (and over task pairs), ``grad_conflict_sd`` its spread over batches; with three tasks
+    or more each pair also gets ``grad_conflict/A~B``. Negative = the tasks pull the
+    encoder apart."""
 
     def __init__(self, batches: dict[str, list[dict]]) -> None:
         self.batches = batches
 
     def on_epoch_end(self, state: TrainState) -> None:
-        cosines = [gradient_conflict(state.model, dict(zip(self.batches, pair, strict=True)))
-                   for pair in zip(*self.batches.values(), strict=False)]
-        state.record["grad_conflict"] = float(np.mean(cosines)) if cosines else math.nan
-        state.record["grad_conflict_sd"] = (float(np.std(cosines, ddof=1))
-                                            if len(cosines) > 1 else math.nan)
+        found = [gradient_conflicts(state.model, dict(zip(self.batches, group, strict=True)))
+                 for group in zip(*self.batches.values(), strict=False)]
+        means = [float(np.mean(list(pairs.values()))) for pairs in found if pairs]
+        state.record["grad_conflict"] = float(np.mean(means)) if means else math.nan
+        state.record["grad_conflict_sd"] = (float(np.std(means, ddof=1))
+                                            if len(means) > 1 else math.nan)
+        pairs = found[0] if found else {}
+        if len(pairs) > 1:
+            for pair in pairs:
+                state.record[f"grad_conflict/{pair}"] = float(np.mean([f[pair] for f in found]))
 
 
-def gradient_conflict(model: MultiTaskModel, batches: dict[str, dict]) -> float:
-    """Cosine of two tasks' loss gradients on the trainable encoder parameters (one batch
-    per task); NaN when the encoder is frozen or fewer than two tasks have a batch."""
+def gradient_conflicts(model: MultiTaskModel, batches: dict[str, dict]) -> dict[str, float]:
+    """Cosine of every two tasks' loss gradients on the trainable encoder parameters (one
+    batch per task), keyed ``"A~B"``; empty when the encoder is frozen or there are fewer
+    than two tasks."""
     shared = [p for p in model.encoder.parameters() if p.requires_grad]
     if not shared or len(batches) < 2:
-        return math.nan
-    device, was_training = shared[0].device, model.training
-    model.eval()
-    gradients = []
-    for task, batch in batches.items():
-        inputs = {k: v.to(device) for k, v in batch.items() if k != "labels"}
-        losses = task_losses(forward_batch(model, inputs),
-                             {task: batch["labels"][task].to(device)})
-        gradients.extend(task_gradients(losses, shared, keep_graph=False).values())
-    model.train(was_training)
-    return float(torch.nn.functional.cosine_similarity(gradients[0], gradients[1], dim=0))
+        return {}
+    device, gradients = shared[0].device, {}
+    with evaluating(model):
+        for task, batch in batches.items():
+            inputs = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+            losses = task_losses(forward_batch(model, inputs),
+                                 {task: batch["labels"][task].to(device)})
+            gradients.update(task_gradients(losses, shared, keep_graph=False))
+    return {f"{a}~{b}": float(torch.nn.functional.cosine_similarity(
+        gradients[a], gradients[b], dim=0)) for a, b in combinations(gradients, 2)}
 
 
 class BestModel(Callback):
@@ -143,7 +152,8 @@ class BestModel(Callback):
         if state.history.best_epoch is None:
             return
         if state.config.checkpoint_dir:
-            self.state_dict = load_file(Path(state.config.checkpoint_dir) / "best" / WEIGHTS_FILE)
+            best = Path(state.config.checkpoint_dir) / "best" / WEIGHTS_FILE
+            self.state_dict = read_weights(best)
         state.model.load_state_dict(self.state_dict)
 
 

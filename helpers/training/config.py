@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..optim import SCHEDULES
 from ..precision import TRAINING_PRECISIONS
 from ..validation import check_choice, check_positive_int
-from ..weighting import WEIGHTINGS
 from .evaluation import parse_metric
 from .mixture import BATCHINGS, SAMPLINGS
+from .optim import SCHEDULES
+from .weighting import WEIGHTINGS
 
 TRACKERS = ("tensorboard",)
 

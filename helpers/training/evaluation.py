@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from datasets import Dataset, DatasetDict
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-from ..batching import collate_fn
 from ..data import MISSING_LABEL, TaskSpec, get_split
+from ..modes import evaluating
 from ..multitask import MultiTaskModel
+from .batching import collate_fn
 
 METRIC_KINDS = ("loss", "accuracy", "macro_f1")
 MEAN = "mean"
@@ -72,16 +73,14 @@ def predict_labels(
     collate = collate_fn(dataset, tasks, model.encoder.tokenize, cache)
     order = (np.arange(len(dataset)) if cache is not None else
              np.argsort(model.encoder.token_counts(dataset["text"]), kind="stable"))
-    was_training = model.training
-    model.eval()
     parts = {task.name: ([], []) for task in tasks}
-    for start in range(0, len(dataset), batch_size):
-        batch = collate(order[start:start + batch_size])
-        logits = forward_batch(model, _to(batch, device))
-        for task in tasks:
-            parts[task.name][0].append(batch["labels"][task.name].numpy())
-            parts[task.name][1].append(logits[task.name].float().cpu())
-    model.train(was_training)
+    with evaluating(model):
+        for start in range(0, len(dataset), batch_size):
+            batch = collate(order[start:start + batch_size])
+            logits = forward_batch(model, _to(batch, device))
+            for task in tasks:
+                parts[task.name][0].append(batch["labels"][task.name].numpy())
+                parts[task.name][1].append(logits[task.name].float().cpu())
     back = np.argsort(order)  # sorted position of each original row
     result = {}
     for name, (true, logits) in parts.items():

@@ -168,27 +168,37 @@ def training_loader(lengths: Sequence[int], collate: Callable, batch_size: int, 
 
 
 class TaskMixture:
-    """An epoch of ``(source index, batch)``: as many steps as the (prepared) loaders hold
-    batches, each drawn from a source picked by ``sampling``; a smaller source restarts
-    (new shuffle) when it runs out."""
+    """An epoch of steps, each a list of ``(source index, batch)``. By default a step holds
+    one batch, from a source picked by ``sampling``, and an epoch has as many steps as the
+    (prepared) loaders hold batches. With ``joint`` (a gradient weighting such as PCGrad,
+    which needs every task in a step, as LibMTL draws them) a step holds one batch of every
+    source and an epoch has as many steps as the largest source has batches. A source that
+    runs out restarts (new shuffle)."""
 
-    def __init__(self, loaders: Sequence, sampling: str, temperature: float, seed: int):
-        self.loaders, self.sampling = list(loaders), sampling
+    def __init__(self, loaders: Sequence, sampling: str, temperature: float, seed: int,
+                 joint: bool = False):
+        self.loaders, self.sampling, self.joint = list(loaders), sampling, joint
         self.temperature, self.seed = temperature, seed
         self.batches = [len(loader) for loader in self.loaders]  # per process
 
     @property
     def steps_per_epoch(self) -> int:
-        return sum(self.batches)
+        return max(self.batches) if self.joint else sum(self.batches)
 
-    def epoch(self, epoch: int) -> Iterator[tuple[int, dict]]:
-        schedule = source_schedule(self.batches, self.steps_per_epoch, self.sampling,
-                                   self.temperature, self.seed + epoch)
+    def epoch(self, epoch: int) -> Iterator[list[tuple[int, dict]]]:
+        every = list(range(len(self.loaders)))
+        schedule = ([every] * self.steps_per_epoch if self.joint else
+                    [[index] for index in source_schedule(
+                        self.batches, self.steps_per_epoch, self.sampling, self.temperature,
+                        self.seed + epoch)])
         iterators = [iter(loader) for loader in self.loaders]
-        for index in schedule:
-            try:
-                batch = next(iterators[index])
-            except StopIteration:
-                iterators[index] = iter(self.loaders[index])
-                batch = next(iterators[index])
-            yield index, batch
+        for indices in schedule:
+            step = []
+            for index in indices:
+                try:
+                    batch = next(iterators[index])
+                except StopIteration:
+                    iterators[index] = iter(self.loaders[index])
+                    batch = next(iterators[index])
+                step.append((index, batch))
+            yield step

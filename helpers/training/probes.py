@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..batching import label_ids
 from ..data import MISSING_LABEL
+from .batching import label_ids
 from .mixture import Source
 
 PROBE_BATCHES, PROBE_ROWS = 4, 16  # 4 batches of 16 labelled rows per task

@@ -1,13 +1,23 @@
 """Multi-task losses: masked cross-entropy per task and how the tasks are combined.
 
-One small class per method, separate from the architecture (as in LibMTL). Every method
-implements one protocol, ``backward(losses, shared, backward) -> total loss``:
+One small class per method, separate from the architecture (as LibMTL's ``AbsWeighting``).
+The recipe for a new method, one class in this module:
 
-- a *loss* weighting (``fixed``, ``uncertainty``) combines the task losses into one
-  scalar and backpropagates it;
-- a *gradient* weighting (``pcgrad``) asks for each task's gradient on the ``shared``
-  encoder parameters (``task_gradients``, also used by the gradient-conflict probe),
-  combines them, and writes the result into ``.grad``.
+1. subclass ``Weighting``; set ``needs_every_task = True`` if a step is useless unless it
+   holds a batch of every task (gradient methods): the loop then draws one batch per
+   source each step instead of one source per step;
+2. implement ``backward(losses, shared, backward) -> total``. ``losses`` is
+   ``{task: scalar}``; ``shared`` the trainable parameters every task reaches
+   (``shared_parameters``: encoder and projection); ``backward`` the accelerator's
+   backward, which divides by the accumulation steps and scales fp16 losses: call it for
+   every gradient, never ``loss.backward()`` or ``autograd.grad`` directly, and pass
+   ``retain_graph=True`` to call it again on the same graph;
+3. ``current()`` returns the task weights in effect, for the history;
+4. add it to ``make_weighting`` and ``WEIGHTINGS``.
+
+A *loss* weighting (``fixed``, ``uncertainty``) combines the losses into one scalar and
+calls ``backward`` once. A *gradient* weighting (``pcgrad``) calls it once per task,
+reads each task's gradient on ``shared``, combines them and writes the result back.
 """
 
 from __future__ import annotations
@@ -19,10 +29,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from .data import MISSING_LABEL
+from ..data import MISSING_LABEL
 
 WEIGHTINGS = ("fixed", "uncertainty", "pcgrad")
-Backward = Callable[[torch.Tensor], None]
+Backward = Callable[..., None]  # (loss, retain_graph=...) -> None
 
 
 def task_losses(
@@ -42,13 +52,24 @@ def task_losses(
 
 def task_gradients(losses: Mapping[str, torch.Tensor], shared: Sequence[nn.Parameter],
                    keep_graph: bool = True) -> dict[str, torch.Tensor]:
-    """Each task's gradient on ``shared``, flattened into one vector (zeros where unused)."""
+    """Each task's gradient on ``shared``, flattened into one vector (zeros where unused),
+    for measuring only (the gradient-conflict probe): training goes through ``backward``."""
     gradients = {}
     for task, loss in losses.items():
         grads = torch.autograd.grad(loss, shared, retain_graph=keep_graph, allow_unused=True)
-        gradients[task] = torch.cat([(g if g is not None else torch.zeros_like(p)).flatten()
-                                     for g, p in zip(grads, shared, strict=True)])
+        gradients[task] = _flat(grads, shared)
     return gradients
+
+
+def _flat(grads: Sequence[torch.Tensor | None], shared: Sequence[nn.Parameter]) -> torch.Tensor:
+    return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten()
+                      for g, p in zip(grads, shared, strict=True)])
+
+
+def shared_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The trainable parameters every task's loss reaches: the encoder's and the projection's."""
+    parts = [model.encoder] + ([model.projection] if model.projection is not None else [])
+    return [p for part in parts for p in part.parameters() if p.requires_grad]
 
 
 def processes() -> int:
@@ -80,7 +101,21 @@ def project_conflicts(gradients: Sequence[torch.Tensor], generator: torch.Genera
     return torch.stack(projected).sum(dim=0)
 
 
-class LossWeighting(nn.Module):
+class Weighting(nn.Module):
+    """The protocol every method implements (see the recipe above)."""
+
+    needs_every_task = False
+    backward_passes = 1  # backward calls per step; more than one cannot run under DDP's sync
+
+    def backward(self, losses: Mapping[str, torch.Tensor], shared: Sequence[nn.Parameter],
+                 backward: Backward) -> torch.Tensor:
+        raise NotImplementedError
+
+    def current(self) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class LossWeighting(Weighting):
     """Base of the scalar methods: ``combine`` the losses, then backpropagate the total."""
 
     def combine(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -131,42 +166,51 @@ class UncertaintyWeighting(LossWeighting):
                 self.log_vars.items()}
 
 
-class PCGradWeighting(nn.Module):
-    """PCGrad on the shared encoder; each head gets its own task's gradient as usual.
+class PCGradWeighting(Weighting):
+    """PCGrad on the shared parameters; each head gets its own task's gradient as usual.
 
-    Under several processes the projected gradient is averaged across them, since each
-    process projects its own batch's gradients.
+    One backward per task through the accelerator (so accumulation and fp16 scaling apply
+    to every gradient alike); the shared gradients are projected and written back, added to
+    what earlier micro-batches accumulated. PCGrad's projection is invariant to a common
+    scale, so fp16's loss scale passes through unchanged.
     """
+
+    needs_every_task = True
 
     def __init__(self, tasks: Sequence[str], seed: int = 0):
         super().__init__()
         self.tasks = list(tasks)
+        self.backward_passes = len(self.tasks)
         self.generator = torch.Generator().manual_seed(seed)
 
     def backward(self, losses: Mapping[str, torch.Tensor], shared: Sequence[nn.Parameter],
                  backward: Backward) -> torch.Tensor:
-        total = sum(losses.values())
-        if len(losses) < 2 or not shared:
+        if not shared:  # nothing shared to project (encoder frozen, no projection)
+            total = sum(losses.values())
             backward(total)
             return total
-        combined = project_conflicts(list(task_gradients(losses, shared).values()),
-                                     self.generator)
-        earlier = [None if p.grad is None else p.grad.clone() for p in shared]
-        backward(total)  # heads' gradients; the shared ones are replaced below
-        mean_across_processes(combined)
+        earlier = [p.grad for p in shared]
+        gradients = []
+        for i, loss in enumerate(losses.values()):
+            for parameter in shared:
+                parameter.grad = None
+            backward(loss, retain_graph=i < len(losses) - 1)
+            gradients.append(_flat([p.grad for p in shared], shared))
+        combined = project_conflicts(gradients, self.generator) if len(gradients) > 1 \
+            else gradients[0]
         offset = 0
         for parameter, before in zip(shared, earlier, strict=True):
             piece = combined[offset:offset + parameter.numel()].view_as(parameter)
             parameter.grad = piece.clone() if before is None else before + piece
             offset += parameter.numel()
-        return total
+        return sum(loss.detach() for loss in losses.values())
 
     def current(self) -> dict[str, float]:
         return dict.fromkeys(self.tasks, 1.0)
 
 
 def make_weighting(kind: str, tasks: Sequence[str],
-                   weights: Mapping[str, float] | None = None, seed: int = 0) -> nn.Module:
+                   weights: Mapping[str, float] | None = None, seed: int = 0) -> Weighting:
     if kind in ("uncertainty", "pcgrad") and weights:
         raise ValueError(f"loss_weights apply to 'fixed' weighting only, not {kind!r}")
     if kind == "uncertainty":

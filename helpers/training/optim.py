@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from transformers import get_scheduler
 
-from .multitask import MultiTaskModel
-from .validation import check_choice
+from ..multitask import MultiTaskModel
+from ..validation import check_choice
 
 SCHEDULES = ("linear", "cosine", "constant")
 
