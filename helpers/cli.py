@@ -73,12 +73,10 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def train(args: argparse.Namespace) -> int:
-    from . import train as training_command
+def _train(args: argparse.Namespace) -> int:
+    from .train import command
 
-    training_command.main(["--config", args.config]
-                          + (["--output-dir", args.output_dir] if args.output_dir else []))
-    return 0
+    return command(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, run, summary in (("encode", encode, "sentence vectors"),
                                ("predict", predict, "labels and probabilities per task"),
-                               ("train", train, "train a multi-task model from a JSON config")):
+                               ("train", _train, "train a multi-task model from a JSON config")):
         command = commands.add_parser(name, help=summary, description=summary,
                                       epilog=f"example: {EXAMPLES[name]}")
         command.set_defaults(run=run)
@@ -106,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict_command.add_argument("--model", required=True,
                                  help="a directory written by MultiTaskModel.save")
     predict_command.add_argument("--json", action="store_true", help="machine-readable output")
-    train_command.add_argument("--config", required=True, help="JSON config file")
-    train_command.add_argument("--output-dir", help="overrides the config's output_dir")
+    from .train import add_arguments
+
+    add_arguments(train_command)
     return parser
 
 

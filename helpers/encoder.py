@@ -30,6 +30,8 @@ OUTPUT_FORMATS = ("numpy", "torch")
 PREFIX_BACKBONES = ("bert", "roberta", "xlm-roberta")
 
 
+MAX_LENGTH = 256  # tokens; the default of every entry point (library, CLI, config)
+
 class SentenceEncoder(nn.Module):
     """Backbone + pooling (+ L2 normalisation) → one vector per sentence."""
 
@@ -40,7 +42,7 @@ class SentenceEncoder(nn.Module):
         pooling: str = "mean",
         layer: int = -1,
         normalize: bool = True,
-        max_length: int = 256,
+        max_length: int = MAX_LENGTH,
         name_or_path: str | None = None,
         quantize: str | None = None,
     ) -> None:
@@ -61,7 +63,7 @@ class SentenceEncoder(nn.Module):
         pooling: str = "mean",
         layer: int = -1,
         normalize: bool = True,
-        max_length: int = 256,
+        max_length: int = MAX_LENGTH,
         quantize: str | None = None,
         pretrained: bool = True,
     ) -> SentenceEncoder:

@@ -30,15 +30,17 @@ def run_strategy(
     data: DatasetDict,
     strategy: str | Sequence[str],
     config: TrainConfig,
+    resume_from: str | None = None,
 ) -> tuple[MultiTaskModel, History | None, float]:
-    """Build a fresh model (seeded), freeze it, train it; nothing trainable = no training."""
+    """Build a fresh model (seeded), freeze it, train it (or go on from ``resume_from``);
+    nothing trainable = no training."""
     seed_everything(config.seed)
     model = freeze(make_model(), strategy)
     callbacks = unfreezing_callbacks(model, strategy)
     started = time.perf_counter()
     history = None
     if callbacks or trainable_count(model.parameters()) > 0:
-        history = train(model, data, config, callbacks)
+        history = train(model, data, config, callbacks, resume_from)
     return model, history, time.perf_counter() - started
 
 

@@ -48,14 +48,14 @@ def save_model(model: nn.Module, config: dict, directory: str | os.PathLike,
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         if card is not None:
             (staging / CARD_FILE).write_text(card)
-        _replace(staging, target)
+        replace_directory(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
 
 
-def _replace(staging: Path, target: Path) -> None:
+def replace_directory(staging: Path, target: Path) -> None:
     """Put ``staging`` at ``target`` so that at every instant one complete checkpoint is
     there: files and folders flushed to disk first, then one atomic rename (or, when
     ``target`` exists, an atomic exchange of the two names), then the parent flushed."""

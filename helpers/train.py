@@ -14,14 +14,14 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from .data import TaskSpec, infer_tasks, load_sentences
-from .encoder import SentenceEncoder
+from .encoder import MAX_LENGTH, SentenceEncoder
 from .experiments import run_strategy, split_metrics
 from .multitask import MultiTaskModel
 from .runtime import process_state, quiet_libraries
 from .training import TrainConfig
 
 TOP_LEVEL = {"model": None, "pooling": "mean", "layer": -1, "normalize": True,
-             "max_length": 128, "data": None, "text_column": "text", "task_columns": None,
+             "max_length": MAX_LENGTH, "data": None, "text_column": "text", "task_columns": None,
              "tasks": None, "head": "linear", "hidden": 256, "dropout": 0.1,
              "projection_dim": None,
              "freeze": "none", "train": {}, "output_dir": "runs/latest", "test_split": "test"}
@@ -46,8 +46,9 @@ def read_config(path: str | os.PathLike) -> dict:
     return {**TOP_LEVEL, **given}
 
 
-def run(config: dict) -> dict:
-    """Load data and model, freeze, train, evaluate, save; return the metrics written."""
+def run(config: dict, resume_from: str | None = None) -> dict:
+    """Load data and model, freeze, train (or go on from ``resume_from``), evaluate, save;
+    return the metrics written."""
     tasks = ([TaskSpec(name, tuple(labels)) for name, labels in config["tasks"].items()]
              if config["tasks"] else None)
     data = load_sentences(config["data"], config["text_column"], config["task_columns"], tasks)
@@ -63,7 +64,8 @@ def run(config: dict) -> dict:
         return MultiTaskModel(encoder, tasks, config["head"], config["hidden"],
                               config["dropout"], config["projection_dim"], train_config.seed)
 
-    model, history, seconds = run_strategy(make_model, data, config["freeze"], train_config)
+    model, history, seconds = run_strategy(make_model, data, config["freeze"], train_config,
+                                           resume_from)
     metrics = {"test": split_metrics(model, data, config["test_split"]) if config["test_split"]
                in data else None, "seconds": seconds,
                "history": history.to_dict() if history else None,
@@ -77,19 +79,31 @@ def run(config: dict) -> dict:
     return metrics
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m helpers.train`` and ``sentence-mtl train`` (one parser)."""
     parser.add_argument("--config", required=True, help="JSON file (see configs/example.json)")
     parser.add_argument("--output-dir", help="overrides the config's output_dir")
-    args = parser.parse_args(argv)
+    parser.add_argument("--resume-from", help="the train.checkpoint_dir of an interrupted run "
+                        "(saved every train.save_every updates): go on from there")
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run the training the parsed ``args`` describe; print the test metrics."""
     quiet_libraries()  # a command owns its process: keep its output to the result
     config = read_config(args.config)
     if args.output_dir:
         config["output_dir"] = args.output_dir
-    metrics = run(config)
+    metrics = run(config, args.resume_from)
     if process_state().is_main_process:
         print(json.dumps({"test": metrics["test"], "seconds": round(metrics["seconds"], 1),
                           "output_dir": config["output_dir"]}, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    command(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ LAUNCHERS = {
 }
 
 
+@pytest.mark.slow  # a subprocess, several processes or the real model
 @pytest.mark.parametrize("launcher", LAUNCHERS)
 def test_command_line_trains_tiny_model(tmp_path, tiny_model_dir, small_data, launcher):
     data_file = tmp_path / "mini.csv"

@@ -44,6 +44,7 @@ def saved_tiny_model(tiny_model_dir, tmp_path_factory):
                       {"test/topic/accuracy": 0.5})
 
 
+@pytest.mark.slow  # a subprocess, several processes or the real model
 def test_encode_prints_shapes_and_writes_vectors(tiny_model_dir, tmp_path):
     lines = tmp_path / "sentences.txt"
     lines.write_text("The ferry left late.\nThe soup was cold.\n")
@@ -57,6 +58,7 @@ def test_encode_prints_shapes_and_writes_vectors(tiny_model_dir, tmp_path):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
 
 
+@pytest.mark.slow  # a subprocess, several processes or the real model
 def test_encode_with_the_packaged_model():
     done = run("encode", "The striker scored twice.", "--pooling", "max", "--layer", "3")
     assert done.returncode == 0, done.stderr
@@ -68,6 +70,7 @@ def test_encode_with_the_packaged_model():
     assert done.returncode == 2 and "dim must be an int from 1 to 384" in done.stderr
 
 
+@pytest.mark.slow  # a subprocess, several processes or the real model
 def test_predict_json_parses_and_sums_to_one(saved_tiny_model):
     done = run("predict", "--model", str(saved_tiny_model), "--json", "The soup was cold.")
     assert done.returncode == 0, done.stderr
@@ -79,6 +82,7 @@ def test_predict_json_parses_and_sums_to_one(saved_tiny_model):
     assert plain.returncode == 0 and "topic: " in plain.stdout
 
 
+@pytest.mark.slow  # a subprocess, several processes or the real model
 def test_a_bad_path_exits_nonzero_with_one_line():
     done = run("predict", "--model", "no/such/dir", "Hi.")
     assert done.returncode == 2

@@ -1,5 +1,6 @@
 """Smaller sentence vectors: the size table and its plot."""
 
+import pytest
 from datasets import DatasetDict
 
 from helpers import SentenceEncoder, dimensions, evidence, plots
@@ -7,6 +8,7 @@ from helpers.data import SENTENCE_TASKS, load_sts_pairs
 from helpers.training import TrainConfig
 
 
+@pytest.mark.slow  # a subprocess, several processes or the real model
 def test_size_table_scores_truncation_and_projection(tiny_model_dir, small_data):
     data = DatasetDict({**small_data, "test": small_data["validation"]})
     pairs = load_sts_pairs().head(30)

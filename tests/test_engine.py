@@ -349,3 +349,95 @@ def test_uneven_sources_with_accumulation_keep_the_planned_updates(tiny_model_di
     assert len(history.steps) == 2 * math.ceil(16 / 3)
     rates = [row["lr/head:topic"] for row in history.steps]
     assert rates[-1] == 0.0 and all(r > 0 for r in rates[:-1])
+
+
+# ---------------------------------------------------------------- 10: resume
+
+def test_a_run_resumed_mid_epoch_ends_with_the_same_weights(tiny_model_dir, small_data,
+                                                            tmp_path):
+    """Saved after every update, stopped mid-epoch, resumed into a differently built model:
+    the same final weights and history as the run that was never stopped."""
+    from helpers.training import Callback
+
+    class Stop(Callback):
+        def on_step_end(self, state):
+            if state.step == 4:  # epoch 2 of 3 updates each
+                raise KeyboardInterrupt
+
+    def run(folder, callbacks=(), resume=None, seed=0):
+        model = freeze(model_from(tiny_model_dir, seed=seed), "gradual:2")
+        from helpers.experiments import unfreezing_callbacks
+
+        config = TrainConfig(epochs=3, checkpoint_dir=str(folder), save_every=1,
+                             loss_weighting="uncertainty", grad_accumulation=2,
+                             **{**FAST, "probe_epochs": 2})
+        history = train(model, small_data, config,
+                        [*unfreezing_callbacks(model, "gradual:2"), *callbacks], resume)
+        return model, history
+
+    whole, history = run(tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "stopped", [Stop()])
+    resumed, again = run(tmp_path / "stopped", resume=str(tmp_path / "stopped"), seed=7)
+    assert all(torch.equal(value, resumed.state_dict()[name])
+               for name, value in whole.state_dict().items())
+    assert again.steps == history.steps and again.epochs == history.epochs
+
+
+def test_resuming_needs_a_saved_state_and_the_same_settings(tiny_model_dir, small_data,
+                                                            tmp_path):
+    config = TrainConfig(epochs=1, checkpoint_dir=str(tmp_path), save_every=1, **FAST)
+    with pytest.raises(ValueError, match="holds no saved training state"):
+        train(model_from(tiny_model_dir), small_data, config, resume_from=str(tmp_path))
+    train(model_from(tiny_model_dir), small_data, config)
+    other = TrainConfig(epochs=1, checkpoint_dir=str(tmp_path), save_every=1, lr=3e-4, **FAST)
+    with pytest.raises(ValueError, match=r"other settings: \['lr'\]"):
+        train(model_from(tiny_model_dir), small_data, other, resume_from=str(tmp_path))
+    with pytest.raises(ValueError, match="save_every=2 saves the training state under "
+                                         "checkpoint_dir, which is not set"):
+        TrainConfig(save_every=2)
+
+
+@pytest.mark.slow
+def test_a_killed_command_line_run_resumes_to_the_same_weights(tiny_model_dir, tmp_path):
+    """A real SIGKILL mid-epoch to ``sentence-mtl train``, then ``--resume-from``: the same
+    saved weights as an uninterrupted run (one CPU)."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pandas as pd
+    from safetensors.torch import load_file
+
+    rows = pd.read_csv(REPO / "data" / "sentences.csv").groupby("split").head(60)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+
+    def config(name):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({
+            "model": str(tiny_model_dir), "data": str(tmp_path / "rows.csv"),
+            "output_dir": str(tmp_path / name), "train": {
+                "epochs": 4, "batch_size": 4, "probe_epochs": 2, "progress": False,
+                "checkpoint_dir": str(tmp_path / name / "checkpoints"), "save_every": 1}}))
+        return str(path)
+
+    command = [sys.executable, "-m", "helpers", "train", "--config"]
+    subprocess.run([*command, config("whole")], check=True, cwd=REPO, capture_output=True)
+    stopped = subprocess.Popen([*command, config("stopped")], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = tmp_path / "stopped" / "checkpoints" / "state"
+    deadline = time.monotonic() + 300
+    while not (state / "custom_checkpoint_2.pkl").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)  # somewhere in the middle of an epoch
+    stopped.send_signal(signal.SIGKILL)
+    stopped.wait()
+    assert not (tmp_path / "stopped" / "model").exists()  # it really was cut short
+    subprocess.run([*command, config("stopped"), "--resume-from",
+                    str(tmp_path / "stopped" / "checkpoints")], check=True, cwd=REPO,
+                   capture_output=True)
+    whole = load_file(tmp_path / "whole" / "model" / "model.safetensors")
+    resumed = load_file(tmp_path / "stopped" / "model" / "model.safetensors")
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)

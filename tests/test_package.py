@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from .conftest import REPO
 
@@ -16,6 +17,7 @@ print(len(load_sentences()["test"]), len(load_sts_pairs()))
 """
 
 
+@pytest.mark.slow  # a subprocess, several processes or the real model
 def test_wheel_installed_outside_the_checkout_loads_the_shipped_data(tmp_path):
     source = tmp_path / "source"
     for part in ("helpers", "data", "pyproject.toml", "README.md"):

@@ -54,6 +54,7 @@ def test_bad_precisions_are_named():
         precision.encoding_precision("fp8")
 
 
+@pytest.mark.slow  # a subprocess, several processes or the real model
 def test_aten_capability_variable_turns_native_bf16_off():
     """CI simulates an AVX2 CPU with ATEN_CPU_CAPABILITY; the check must follow it."""
     code = "from helpers.precision import native_bf16; print(native_bf16())"

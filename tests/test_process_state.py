@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import REPO
 
 PROBE = """
@@ -32,6 +34,7 @@ print(before, after_import, after_calls, opted_in, sep="|")
 """
 
 
+@pytest.mark.slow  # a subprocess, several processes or the real model
 def test_import_and_calls_change_nothing_process_wide(tiny_model_dir):
     result = subprocess.run([sys.executable, "-c", PROBE, str(tiny_model_dir)], cwd=REPO,
                             capture_output=True, text=True, timeout=300)

@@ -107,6 +107,7 @@ def test_pcgrad_writes_the_projected_gradient_on_shared_parameters():
     assert float(total.detach()) == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # a subprocess, several processes or the real model
 def test_pcgrad_trains_the_real_model_end_to_end(small_data):
     model = fresh_model()
     before = model.encoder.backbone.encoder.layer[5].output.dense.weight.detach().clone()

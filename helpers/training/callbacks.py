@@ -63,6 +63,13 @@ class Callback:
 
     def on_train_end(self, state: TrainState) -> None: ...
 
+    def state(self) -> dict:
+        """What a resumed run needs to carry on (saved every ``save_every`` updates)."""
+        return {}
+
+    def restore(self, saved: dict, state: TrainState) -> None:
+        """Take back what ``state()`` returned, after ``on_train_begin`` of the resumed run."""
+
 
 class GradualUnfreezing(Callback):
     """Heads first, then one more layer from the top every ``every`` steps (or epochs)."""
@@ -85,6 +92,13 @@ class GradualUnfreezing(Callback):
     def on_epoch_end(self, state: TrainState) -> None:
         if thawed := self.unfreezer.maybe_advance("epoch", state.epoch):
             state.record["unfrozen"] = thawed
+
+    def state(self) -> dict:
+        return {"thawed": self.unfreezer.thawed}
+
+    def restore(self, saved: dict, state: TrainState) -> None:
+        for _ in range(saved["thawed"]):
+            self.unfreezer.advance()
 
 
 class GradientConflictProbe(Callback):
@@ -133,7 +147,7 @@ class BestModel(Callback):
     or in ``checkpoint_dir/best``, written by the main process only) and restore them."""
 
     def __init__(self) -> None:
-        self.state_dict: dict[str, torch.Tensor] | None = None
+        self.best_weights: dict[str, torch.Tensor] | None = None
 
     def on_epoch_end(self, state: TrainState) -> None:
         value = _monitored(state)
@@ -146,15 +160,16 @@ class BestModel(Callback):
                 state.model.save(Path(state.config.checkpoint_dir) / "best")
             state.accelerator.wait_for_everyone()
         else:
-            self.state_dict = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
+            self.best_weights = {k: v.detach().clone()
+                                 for k, v in state.model.state_dict().items()}
 
     def on_train_end(self, state: TrainState) -> None:
         if state.history.best_epoch is None:
             return
         if state.config.checkpoint_dir:
             best = Path(state.config.checkpoint_dir) / "best" / WEIGHTS_FILE
-            self.state_dict = read_weights(best)
-        state.model.load_state_dict(self.state_dict)
+            self.best_weights = read_weights(best)
+        state.model.load_state_dict(self.best_weights)
 
 
 class EarlyStopping(Callback):
@@ -173,6 +188,12 @@ class EarlyStopping(Callback):
         self.stale += 1
         if self.stale >= self.patience:
             state.should_stop = state.history.stopped_early = True
+
+    def state(self) -> dict:
+        return {"best": self.best, "stale": self.stale}
+
+    def restore(self, saved: dict, state: TrainState) -> None:
+        self.best, self.stale = saved["best"], saved["stale"]
 
 
 def _monitored(state: TrainState) -> float | None:

@@ -49,7 +49,8 @@ class TrainConfig:
     metric: str = "mean/accuracy"    # TASK/KIND for best epoch and early stopping
     tasks: tuple[str, ...] | None = None  # train only these tasks' losses; None = all labelled
     patience: int | None = None      # epochs without improvement before stopping
-    checkpoint_dir: str | None = None
+    checkpoint_dir: str | None = None  # the best model goes to DIR/best
+    save_every: int | None = None    # full state to DIR/state every N updates, to resume
     log_with: str | None = None      # "tensorboard": step losses and rates, epoch metrics
     logging_dir: str | None = None   # where log_with writes (tensorboard --logdir DIR)
     cache_frozen_encoder: bool = True
@@ -60,8 +61,12 @@ class TrainConfig:
         where = "TrainConfig"
         for name in ("epochs", "batch_size", "grad_accumulation"):
             check_positive_int(getattr(self, name), name, where)
-        if self.patience is not None:
-            check_positive_int(self.patience, "patience", where)
+        for name in ("patience", "save_every"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name, where)
+        if self.save_every is not None and not self.checkpoint_dir:
+            raise ValueError(f"{where}: save_every={self.save_every} saves the training state "
+                             f"under checkpoint_dir, which is not set")
         if isinstance(self.probe_epochs, bool) or not isinstance(self.probe_epochs, int) \
                 or self.probe_epochs < 0:
             raise ValueError(f"{where}: probe_epochs must be an int >= 0, "

@@ -44,6 +44,7 @@ def fit_heads_first(model: MultiTaskModel, data: TrainData, config: TrainConfig,
         parameter.requires_grad_(name.startswith("heads.") and flags[name])
     probe = replace(config, epochs=config.probe_epochs, probe_epochs=0, head_lr=config.probe_lr,
                     warmup_ratio=0.0, eval_split=None, patience=None, checkpoint_dir=None,
+                    save_every=None,
                     grad_conflict=False, cache_frozen_encoder=True, log_with=None,
                     # heads share nothing: PCGrad would be a plain sum, which "fixed" is
                     loss_weighting="fixed" if config.loss_weighting == "pcgrad" else

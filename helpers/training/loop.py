@@ -34,6 +34,7 @@ from .linear_probe import fit_heads_first
 from .mixture import Source, TaskMixture, TrainData, sources_of, training_loader
 from .optim import build_scheduler, layerwise_param_groups
 from .probes import probe_batches
+from .resume import Progress, load_training_state
 from .steps import Run, epoch_record, run_epoch
 from .tracking import TrackerLogging, check_tracker
 from .weighting import (
@@ -120,13 +121,15 @@ def _prepare(model: MultiTaskModel, sources: list[Source], config: TrainConfig,
 
 
 def train(model: MultiTaskModel, data: TrainData, config: TrainConfig | None = None,
-          callbacks: Sequence[Callback] = ()) -> History:
+          callbacks: Sequence[Callback] = (), resume_from: str | None = None) -> History:
     """Train ``model`` on ``data`` and return its ``History``; the best epoch is restored.
 
     ``data``: a ``DatasetDict`` from ``load_sentences`` (rows fully or partly labelled), or
     ``{task: Dataset or DatasetDict}`` with one data set per task, mixed by ``sampling``.
     ``callbacks`` run first at every event, before the built-in ones (conflict probe,
-    best model, early stopping, tracker logging).
+    best model, early stopping, tracker logging). ``resume_from``: the ``checkpoint_dir``
+    of an interrupted run with the same config and ``save_every``; it goes on from its
+    last saved update (the heads-first phase is not repeated).
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
@@ -134,7 +137,7 @@ def train(model: MultiTaskModel, data: TrainData, config: TrainConfig | None = N
     check_tracker(config)
     sources = sources_of(model, data, config.eval_split, config.tasks)
     _check_metric(model, config)
-    if config.probe_epochs and not encoder_is_frozen(model):
+    if config.probe_epochs and not encoder_is_frozen(model) and resume_from is None:
         fit_heads_first(model, data, config, train)
     seed_everything(config.seed)
     state = TrainState(model, config, _accelerator(config), History())
@@ -148,7 +151,12 @@ def train(model: MultiTaskModel, data: TrainData, config: TrainConfig | None = N
     run = _prepare(model, sources, config, state, list(callbacks))  # built-ins go on a copy
     for callback in run.callbacks[len(callbacks):]:
         callback.on_train_begin(state)
-    for state.epoch in range(1, config.epochs + 1):
+    run.progress = Progress(state, run.mixture.loaders, run.callbacks)
+    state.accelerator.register_for_checkpointing(run.scheduler, run.weighting, run.progress)
+    if resume_from is not None:
+        load_training_state(state.accelerator, resume_from)
+    first_epoch = max(state.epoch, 1)  # a resumed run goes on in the epoch it was saved in
+    for state.epoch in range(first_epoch, config.epochs + 1):
         started = time.perf_counter()
         state.record = epoch_record(run, state, run_epoch(run, state))
         state.history.epochs.append(state.record)

@@ -22,6 +22,7 @@ from .callbacks import Callback, TrainState
 from .evaluation import MEAN, evaluate, forward_batch, mean_metrics, metric_name
 from .frozen_layers import PrefixCache, model_inputs, set_train_mode
 from .mixture import Source, TaskMixture
+from .resume import Progress, save_training_state, skip_done
 from .weighting import Weighting, mean_across_processes, processes, shared_parameters, task_losses
 
 
@@ -38,6 +39,7 @@ class Run:
     caches: dict[str, torch.Tensor | None]
     prefixes: list[PrefixCache | None]
     callbacks: list[Callback]
+    progress: Progress | None = None  # set once the callbacks are known
 
 
 def _average_across_processes(parameters: Sequence[torch.nn.Parameter]) -> None:
@@ -101,34 +103,50 @@ def _step(run: Run, state: TrainState) -> None:
 
 def run_epoch(run: Run, state: TrainState) -> float:
     """One pass over the mixture, ``grad_accumulation`` micro-batches per update (fewer in
-    an epoch's last one); a history row and ``on_step_end`` per update."""
+    an epoch's last one); a history row and ``on_step_end`` per update, and the full
+    state saved every ``save_every`` updates. A resumed run skips the steps it has done."""
     set_train_mode(state.model)
-    running, config = [], state.config
-    steps, every = run.mixture.steps_per_epoch, config.grad_accumulation
+    config, progress = state.config, run.progress
+    steps, every, done_before = run.mixture.steps_per_epoch, config.grad_accumulation, \
+        progress.index
+    if not done_before:
+        progress.epoch_started()
+        progress.running = []
+    batches = run.mixture.epoch(state.epoch)
+    skip_done(batches, done_before)
     quiet = not (config.progress and state.accelerator.is_main_process)
     thawing = any(callback.changes_trainable for callback in run.callbacks)
-    for index, step in enumerate(tqdm(run.mixture.epoch(state.epoch), total=steps,
+    for index, step in enumerate(tqdm(batches, total=steps, initial=done_before, leave=False,
                                       desc=f"epoch {state.epoch}/{config.epochs}",
-                                      disable=quiet, leave=False)):
+                                      disable=quiet), start=done_before):
         if thawing:  # a layer thawed since the last step leaves eval mode
             set_train_mode(state.model)
         first = index - index % every
         sync = index + 1 == min(first + every, steps)
         done = _backward(run, state, step, min(every, steps - first), sync)
         if done is not None:
-            running.append(done[0])
+            progress.running.append(done[0])
             state.batch, state.losses = step[-1][1], done[1]
         if sync:
-            _step(run, state)
-            state.step += 1
-            state.history.steps.append({
-                "step": state.step, "epoch": state.epoch,
-                **({"train/loss": done[0], **{metric_name("train", t, "loss"): v.item()
-                                             for t, v in done[1].items()}} if done else {}),
-                **{f"lr/{g['name']}": g["lr"] for g in run.optimizer.param_groups}})
-            for callback in run.callbacks:
-                callback.on_step_end(state)
-    return float(np.mean(running)) if running else math.nan
+            _update(run, state, done)
+            progress.index = index + 1
+            if config.save_every and state.step % config.save_every == 0:
+                save_training_state(state.accelerator, config.checkpoint_dir)
+    progress.index = 0
+    return float(np.mean(progress.running)) if progress.running else math.nan
+
+
+def _update(run: Run, state: TrainState, done: tuple[float, dict] | None) -> None:
+    """The optimiser step, its history row, then the callbacks' ``on_step_end``."""
+    _step(run, state)
+    state.step += 1
+    state.history.steps.append({
+        "step": state.step, "epoch": state.epoch,
+        **({"train/loss": done[0], **{metric_name("train", t, "loss"): v.item()
+                                     for t, v in done[1].items()}} if done else {}),
+        **{f"lr/{g['name']}": g["lr"] for g in run.optimizer.param_groups}})
+    for callback in run.callbacks:
+        callback.on_step_end(state)
 
 
 def epoch_record(run: Run, state: TrainState, train_loss: float) -> dict:

@@ -208,6 +208,12 @@ class PCGradWeighting(Weighting):
     def current(self) -> dict[str, float]:
         return dict.fromkeys(self.tasks, 1.0)
 
+    def get_extra_state(self) -> torch.Tensor:  # the task order's generator, for resuming
+        return self.generator.get_state()
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)
+
 
 def make_weighting(kind: str, tasks: Sequence[str],
                    weights: Mapping[str, float] | None = None, seed: int = 0) -> Weighting:
