@@ -9,17 +9,22 @@ import pandas as pd
 from torch import nn
 
 _LAYER = re.compile(r"\.layers?\.(\d+)\.")
+# Encoder parameters that every block reads (MPNet's relative attention bias, DeBERTa's
+# relative embeddings and the norm after them): they belong to no single block.
+_STACK_WIDE = re.compile(r"\.encoder\.(relative_attention_bias|rel_embeddings|LayerNorm)\.")
 
 
-def component_of(parameter_name: str, num_layers: int) -> str:
+def component_of(parameter_name: str, num_layers: int, top_layer: int | None = None) -> str:
     """Which part of the model a parameter belongs to, in the project's one layer numbering.
 
     Layers are numbered as the backbone's hidden states are: **0 is the embeddings, k is
     transformer block k** (1 … L, bottom to top; the module ``encoder.layer.{k-1}``). The
     same number names the component (``layer.3``), the optimiser's layer id and the K of
     ``bottom:K``. Encoder parameters outside the embeddings and the blocks (MPNet's relative
-    attention bias, a final LayerNorm) are shared by the stack and count as part of the top
-    block ``layer.L``: they get its learning rate and thaw with it. Heads are ``head:TASK``;
+    attention bias, DeBERTa's relative embeddings) are shared by the stack and count as part
+    of the top *used* block ``layer.{top_layer}`` (default L): they get its learning rate,
+    thaw with it, and stay trained when a lower layer is pooled. A parameter name the
+    numbering does not know is an error, never a silent guess. Heads are ``head:TASK``;
     BERT's ``pooler`` is its own component (no pooling mode uses it), and so is the
     optional ``projection`` after pooling (trained at the heads' rate, like a head), and
     so are LoRA ``adapters`` (``helpers.lora``; also the heads' rate).
@@ -37,7 +42,13 @@ def component_of(parameter_name: str, num_layers: int) -> str:
         return "embeddings"
     if ".pooler." in parameter_name:
         return "pooler"
-    return f"layer.{num_layers}"
+    if _STACK_WIDE.search(parameter_name):
+        top = num_layers if top_layer is None else top_layer
+        return f"layer.{top}" if top > 0 else "embeddings"
+    raise ValueError(f"component_of(): {parameter_name!r} is neither a head, the projection, "
+                     f"an adapter, the embeddings, a numbered block nor a known stack-wide "
+                     f"parameter; add its pattern to helpers.components before training this "
+                     f"backbone, so it gets a layer's rate and freezing")
 
 
 def frozen_depth(named_parameters: Iterable[tuple[str, nn.Parameter]], top_layer: int) -> int:

@@ -201,7 +201,8 @@ class MultiTaskModel(nn.Module):
 
     def component(self, parameter_name: str) -> str:
         """The component of one parameter (see ``component_of`` for the layer numbering)."""
-        return component_of(parameter_name, self.encoder.num_layers)
+        return component_of(parameter_name, self.encoder.num_layers,
+                            self.encoder.top_layer)
 
     def unused_components(self) -> set[str]:
         """Components that never reach a sentence vector: the pooler, and the layers above

@@ -10,17 +10,12 @@ evaluation split; the reported split is only scored, and choosing epochs on it i
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from datasets import DatasetDict
 from tqdm.auto import tqdm
 
@@ -34,10 +29,9 @@ from .parallel import one_thread, resolve_workers, run_jobs
 from .result_store import LazyModels, data_fingerprint, describe_callable, plan_key
 from .runtime import seed_everything
 from .seeded_results import SeededResults
+from .shared_start import ModelMaker, SharedStart, once_per_seed  # noqa: F401 (public here)
 from .similarity import pair_cosines
 from .training import TrainConfig, predict_labels, task_metrics
-
-ModelMaker = Callable[[int], MultiTaskModel]
 
 
 @dataclass(frozen=True)
@@ -51,42 +45,6 @@ class Run:
 
 
 RunSpec = str | Sequence[str] | TrainConfig | tuple[str | Sequence[str], TrainConfig] | Run
-
-
-class SharedStart:
-    """``make_model`` run once per seed, a fresh copy handed out on every call: runs that
-    start from the same model (heads fitted first) share it instead of fitting it again.
-
-    Built models are kept on disk (a temporary folder, removed with this object), so worker
-    processes read them there instead of receiving every seed's model with each job.
-    Training reseeds itself, so the copies train exactly as freshly built models would.
-    """
-
-    def __init__(self, make_model: ModelMaker) -> None:
-        self.make_model = make_model
-        self.folder = Path(tempfile.mkdtemp(prefix="sentence-mtl-starts-"))
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
-
-    def __getstate__(self) -> dict:  # a worker's copy reads the folder, never removes it
-        return {"make_model": self.make_model, "folder": self.folder}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-
-    def __call__(self, seed: int) -> MultiTaskModel:
-        path = self.folder / f"seed-{seed}.pt"
-        if path.exists():
-            return torch.load(path, weights_only=False)
-        model = self.make_model(seed)
-        partial_file = path.with_suffix(f".{os.getpid()}.partial")
-        torch.save(model, partial_file)
-        os.replace(partial_file, path)  # whole or absent, also with two writers
-        return model
-
-
-def once_per_seed(make_model: ModelMaker) -> SharedStart:
-    """``make_model`` built once per seed and shared by every run (see ``SharedStart``)."""
-    return SharedStart(make_model)
 
 
 def as_run(spec: RunSpec, name: str) -> Run:
@@ -195,12 +153,8 @@ def run_seeded(
             raise ValueError(f"run_seeded(): run {name!r} would choose its epochs on "
                              f"{split!r}, the split it is scored on; select on validation")
     resolve_workers(workers, "run_seeded()")
-    plan = {"make_model": describe_callable(make_model), "config": config, "seeds": seeds,
-            "split": split, "data": data_fingerprint(data),
-            "sts": None if sts_pairs is None else data_fingerprint({"pairs": sts_pairs}),
-            "runs": [(name, plan.strategy, plan.config, plan.make_model and
-                      describe_callable(plan.make_model)) for name, plan in plans.items()]}
-    key = None if store is None else plan_key(plan)
+    key = None if store is None else _key(make_model, data, plans, config, seeds, split,
+                                          sts_pairs)
     results = None if store is None else result_store.load(store, key)
     if results is None:
         results = _sweep(make_model, data, plans, config, seeds, split, workers, sts_pairs)
@@ -217,6 +171,17 @@ def run_seeded(
 
     results.models = LazyModels(results.models, list(plans), rebuild)
     return results
+
+
+def _key(make_model: ModelMaker, data: DatasetDict, plans: Mapping[str, Run],
+         config: TrainConfig, seeds: list[int], split: str, sts_pairs: object) -> str:
+    """A sweep's store key: all that decides its numbers (only with a store: it takes time)."""
+    return plan_key({
+        "make_model": describe_callable(make_model), "config": config, "seeds": seeds,
+        "split": split, "data": data_fingerprint(data),
+        "sts": None if sts_pairs is None else data_fingerprint({"pairs": sts_pairs}),
+        "runs": [(name, plan.strategy, plan.config, plan.make_model and
+                  describe_callable(plan.make_model)) for name, plan in plans.items()]})
 
 
 def _sweep(make_model: ModelMaker, data: DatasetDict, plans: Mapping[str, Run],

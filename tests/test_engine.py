@@ -441,3 +441,15 @@ def test_a_killed_command_line_run_resumes_to_the_same_weights(tiny_model_dir, t
     whole = load_file(tmp_path / "whole" / "model" / "model.safetensors")
     resumed = load_file(tmp_path / "stopped" / "model" / "model.safetensors")
     assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+
+
+# ---------------------------------------------------------------- 12: the layer numbering
+
+def test_stack_wide_parameters_follow_the_top_used_layer_and_unknown_names_fail():
+    from helpers.components import component_of
+
+    bias = "encoder.backbone.encoder.relative_attention_bias.weight"
+    assert component_of(bias, 12) == "layer.12"
+    assert component_of(bias, 12, top_layer=10) == "layer.10"  # pooled at layer 10: trained
+    with pytest.raises(ValueError, match="'encoder.backbone.mystery.weight' is neither"):
+        component_of("encoder.backbone.mystery.weight", 12)
