@@ -24,6 +24,7 @@ WORKDIR /home/jovyan/sentence-mtl
 # Installed first, so editing notebooks or data does not reinstall the dependencies.
 COPY --chown=jovyan:jovyan Makefile requirements.txt pyproject.toml README.md ./
 COPY --chown=jovyan:jovyan helpers/ helpers/
+COPY --chown=jovyan:jovyan jupyter/ jupyter/
 RUN make install
 
 COPY --chown=jovyan:jovyan notebooks/ notebooks/

@@ -28,11 +28,16 @@ NBVAL = $(BIN)/python -m pytest --nbval-lax --nbval-sanitize-with tests/sanitize
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# JupyterLab's settings for this lab (jupyter/overrides.json): no "Jupyter news?" prompt and
+# no update check; both fetch from the internet, which the lab never needs.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+
+$(STAMP): requirements.txt pyproject.toml jupyter/overrides.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . \
 		|| $(BIN)/python -m pip install --quiet --no-deps -e .
+	mkdir -p $(LAB_SETTINGS) && cp jupyter/overrides.json $(LAB_SETTINGS)/overrides.json
 	touch $(STAMP)
 
 # Opens notebook 01; the URL with its access token is printed (JUPYTER_TOKEN sets it).

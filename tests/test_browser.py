@@ -138,6 +138,8 @@ def test_similarity_explorer_in_jupyterlab(lab):
         answer = page.get_by_text(f"Nearest to: '{QUERY}'")
         expect(answer).to_be_visible(timeout=120_000)
         answer.scroll_into_view_if_needed()
+        # the lab's shipped settings (jupyter/overrides.json) switch the news prompt off
+        expect(page.get_by_text("official Jupyter news")).to_have_count(0)
         table = page.locator(".widget-output table").last
         expect(table).to_contain_text("The striker scored twice")
 

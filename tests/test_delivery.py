@@ -98,6 +98,8 @@ def test_dockerfile_install_step_in_a_clean_environment(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "(384,)"
     assert result.stderr.strip() == "", "after notebook_setup() loading is quiet (nbval)"
+    installed = tmp_path / ".venv" / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert json.loads(installed.read_text()) == json.loads(LAB_SETTINGS.read_text())
     # `docker run sentence-mtl sentence-mtl encode ...`: the console script, on the image's PATH
     path = re.search(r"^ENV PATH=(\S+):\$PATH$", DOCKERFILE, re.M)
     workdir = re.search(r"^WORKDIR (\S+)", DOCKERFILE, re.M)[1]
@@ -107,6 +109,24 @@ def test_dockerfile_install_step_in_a_clean_environment(tmp_path):
                              text=True, env={**env, "HF_HUB_OFFLINE": "1"}, timeout=300)
     assert command.returncode == 0, command.stderr
     assert "shape (384,), norm 1.000" in command.stdout
+
+
+LAB_SETTINGS = REPO / "jupyter" / "overrides.json"
+
+
+def test_the_labs_settings_turn_the_news_prompt_off_in_jupyterlabs_own_terms():
+    """Each setting is one JupyterLab's schema knows, with a value it allows: a typo would
+    leave the "Would you like to get notified about official Jupyter news?" prompt on."""
+    schemas = Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas"
+    settings = json.loads(LAB_SETTINGS.read_text())
+    assert settings["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    for plugin, values in settings.items():
+        package, name = plugin.split(":")
+        schema = json.loads((schemas / package / f"{name}.json").read_text())["properties"]
+        for key, value in values.items():
+            allowed = [choice["const"] for choice in schema[key].get("oneOf", [])]
+            assert key in schema and (value in allowed if allowed else
+                                      isinstance(value, bool)), (plugin, key, value)
 
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
