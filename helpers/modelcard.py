@@ -1,12 +1,18 @@
 """A model card (README.md) written with every saved model, the way sentence-transformers
-and SetFit describe theirs: what it is, how it was trained, how well it did, how to use it."""
+and SetFit describe theirs: what it is, how it was trained, how well it did, how to use it.
+``huggingface_hub.ModelCard`` writes it, with the Hub's metadata header (library, base
+model, tags), so the directory can go to the Hub as it is."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 
+from huggingface_hub import ModelCard, ModelCardData
+
 from .heads import HeadConfig
+
+PACKAGED = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def _table(rows: Mapping[str, object]) -> str:
@@ -42,4 +48,8 @@ def model_card(config: Mapping, parameters: int, train_config: Mapping | None = 
         "model.predict_frame([\"The ferry left an hour late.\"])\n```\n\n"
         "or `sentence-mtl predict --model path/to/this/directory \"A sentence.\"`.",
     ]
-    return "\n\n".join(parts) + "\n"
+    data = ModelCardData(library_name="sentence-mtl", base_model=config["backbone"] or PACKAGED,
+                         pipeline_tag="text-classification",
+                         tags=["multi-task", "sentence-embeddings",
+                               *(task["name"] for task in config["tasks"])])
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(parts) + "\n"))

@@ -44,6 +44,10 @@ def test_mixed_heads_and_projection_round_trip(mixed, tmp_path):
     assert torch.equal(loaded.encode(SENTENCES), mixed.encode(SENTENCES))
     card = (tmp_path / "m" / "README.md").read_text()
     assert "topic: mlp [32, 16] + LayerNorm" in card and "| projection | 8 |" in card
+    from huggingface_hub import ModelCard
+
+    metadata = ModelCard.load(tmp_path / "m" / "README.md").data  # the Hub reads this header
+    assert metadata.library_name == "sentence-mtl" and "topic" in metadata.tags
 
 
 def test_checkpoint_of_another_head_shape_is_refused(mixed, tmp_path):
