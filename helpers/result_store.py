@@ -14,6 +14,7 @@ retrains seed 0 of that run on first use (one thread, so it is the same model).
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import inspect
 import os
@@ -28,14 +29,17 @@ import torch
 import transformers
 
 # Modules that only show or compare results: editing them keeps the stored runs valid.
+# (export.py and default_model.py turn a trained model into files; no sweep calls them.)
 DISPLAY_ONLY = {"plots", "widgets.py", "cli.py", "modelcard.py", "datacard.py", "mistakes.py",
                 "calibration.py", "evidence.py", "seeded_results.py", "result_store.py",
-                "__main__.py", "train.py", "baselines.py"}
+                "__main__.py", "train.py", "baselines.py", "export.py", "default_model.py"}
 SIMPLE = (int, float, str, bool, type(None), tuple, list, frozenset)
 
 
+@functools.cache
 def _training_code() -> str:
-    """sha256 over the source of every helpers module that trains or scores a model."""
+    """sha256 over the source of every helpers module that trains or scores a model, read
+    once per process: the code this process runs, even if a file is edited meanwhile."""
     root = Path(__file__).parent
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
