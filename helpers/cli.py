@@ -104,10 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict_command.add_argument("--model", required=True,
                                  help="a directory written by MultiTaskModel.save")
     predict_command.add_argument("--json", action="store_true", help="machine-readable output")
-    from .train import add_arguments
-
-    add_arguments(train_command)
+    add_train_arguments(train_command)
     return parser
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``sentence-mtl train`` and ``python -m helpers.train`` (one parser;
+    here, so that parsing any subcommand imports nothing of the training code)."""
+    parser.add_argument("--config", required=True, help="JSON file (see configs/example.json)")
+    parser.add_argument("--output-dir", help="overrides the config's output_dir")
+    parser.add_argument("--resume-from", help="the train.checkpoint_dir of an interrupted run "
+                        "(saved every train.save_every updates): go on from there")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

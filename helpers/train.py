@@ -13,6 +13,7 @@ import os
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from .cli import add_train_arguments
 from .data import TaskSpec, infer_tasks, load_sentences
 from .encoder import MAX_LENGTH, SentenceEncoder
 from .experiments import run_strategy, split_metrics
@@ -79,14 +80,6 @@ def run(config: dict, resume_from: str | None = None) -> dict:
     return metrics
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``python -m helpers.train`` and ``sentence-mtl train`` (one parser)."""
-    parser.add_argument("--config", required=True, help="JSON file (see configs/example.json)")
-    parser.add_argument("--output-dir", help="overrides the config's output_dir")
-    parser.add_argument("--resume-from", help="the train.checkpoint_dir of an interrupted run "
-                        "(saved every train.save_every updates): go on from there")
-
-
 def command(args: argparse.Namespace) -> int:
     """Run the training the parsed ``args`` describe; print the test metrics."""
     quiet_libraries()  # a command owns its process: keep its output to the result
@@ -102,7 +95,7 @@ def command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
+    add_train_arguments(parser)
     command(parser.parse_args(argv))
 
 
