@@ -18,8 +18,9 @@ from .runtime import quiet_libraries
 
 EXAMPLES = {
     "encode": 'sentence-mtl encode "The striker scored twice." --output vectors.npy',
-    "predict": 'sentence-mtl predict --model runs/latest/model "The soup was cold." --json',
+    "predict": 'sentence-mtl predict "The soup was cold." --task sentiment',
     "train": "sentence-mtl train --config configs/example.json",
+    "export": "sentence-mtl export --model runs/latest/model --to sentence-transformers st/",
 }
 
 
@@ -56,12 +57,25 @@ def encode(args: argparse.Namespace) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
+    sentences = read_sentences(args.sentences, args.file)
+    if args.model is None:
+        from .default_model import default_model
+
+        folder = default_model(retrain=args.retrain)
+    elif args.retrain:
+        raise ValueError("--retrain rebuilds the default model; it cannot retrain --model")
+    elif not Path(args.model).is_dir():
+        raise ValueError(f"no saved model directory at {args.model!r}")
+    else:
+        folder = args.model
     from .multitask import MultiTaskModel
 
-    sentences = read_sentences(args.sentences, args.file)
-    if not Path(args.model).is_dir():
-        raise ValueError(f"no saved model directory at {args.model!r}")
-    results = MultiTaskModel.load(args.model).predict(sentences)
+    model = MultiTaskModel.load(folder)
+    if args.task is not None and args.task not in model.task_names:
+        raise ValueError(f"unknown task {args.task!r}; this model's tasks are "
+                         f"{', '.join(model.task_names)}")
+    results = [{task: answer for task, answer in result.items()
+                if args.task in (None, task)} for result in model.predict(sentences)]
     if args.json:
         print(json.dumps([{"text": s, **r} for s, r in zip(sentences, results, strict=True)],
                          indent=2))
@@ -70,6 +84,19 @@ def predict(args: argparse.Namespace) -> int:
         answers = ", ".join(f"{task}: {a['label']} ({a['probs'][a['label']]:.2f})"
                             for task, a in result.items())
         print(f"{sentence!r}: {answers}")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from .export import export_sentence_transformer
+    from .multitask import MultiTaskModel
+
+    if not Path(args.model).is_dir():
+        raise ValueError(f"no saved model directory at {args.model!r}")
+    written = export_sentence_transformer(MultiTaskModel.load(args.model), args.output,
+                                          projection=not args.no_projection)
+    print(f"wrote a sentence-transformers model to {written}: "
+          f"SentenceTransformer({str(written)!r}).encode([...])")
     return 0
 
 
@@ -84,14 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, run, summary in (("encode", encode, "sentence vectors"),
                                ("predict", predict, "labels and probabilities per task"),
-                               ("train", _train, "train a multi-task model from a JSON config")):
+                               ("train", _train, "train a multi-task model from a JSON config"),
+                               ("export", export, "write a saved model in another library's "
+                                                  "format")):
         command = commands.add_parser(name, help=summary, description=summary,
                                       epilog=f"example: {EXAMPLES[name]}")
         command.set_defaults(run=run)
-        if name != "train":
+        if name in ("encode", "predict"):
             command.add_argument("sentences", nargs="*", help="sentences to process")
             command.add_argument("--file", help="a text file, one sentence per line")
-    encode_command, predict_command, train_command = commands.choices.values()
+    encode_command, predict_command, train_command, export_command = commands.choices.values()
     encode_command.add_argument("--model", help="hub name or local path (default: packaged "
                                                 "all-MiniLM-L6-v2)")
     encode_command.add_argument("--pooling", default="mean", help="mean | cls | max")
@@ -101,9 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
     encode_command.add_argument("--dim", type=int, help="keep the first DIM coordinates "
                                 "(Matryoshka-style truncation, re-normalised)")
     encode_command.add_argument("--output", help="write the vectors to this .npy file")
-    predict_command.add_argument("--model", required=True,
-                                 help="a directory written by MultiTaskModel.save")
+    predict_command.add_argument("--model", help="a directory written by MultiTaskModel.save "
+                                 "(default: the default model, built once into your cache)")
+    predict_command.add_argument("--task", help="print this task only (e.g. topic)")
+    predict_command.add_argument("--retrain", action="store_true",
+                                 help="build the default model again")
     predict_command.add_argument("--json", action="store_true", help="machine-readable output")
+    export_command.add_argument("--model", required=True,
+                                help="a directory written by MultiTaskModel.save")
+    export_command.add_argument("--to", required=True, choices=["sentence-transformers"],
+                                help="the format to write")
+    export_command.add_argument("output", help="the directory to write")
+    export_command.add_argument("--no-projection", action="store_true",
+                                help="leave the learned projection out")
     add_train_arguments(train_command)
     return parser
 

@@ -58,3 +58,32 @@ def small_data():
     data = load_sentences()
     return type(data)({"train": data["train"].select(range(24)),
                        "validation": data["validation"].select(range(12))})
+
+
+@pytest.fixture
+def run_here(capsys, monkeypatch):
+    """The command in this process, without the 5 s start of a new interpreter; its
+    ``quiet_libraries`` (process-wide logging) is left out here."""
+    from helpers import cli
+
+    monkeypatch.setattr(cli, "quiet_libraries", lambda: None)
+
+    def command(*args: str) -> tuple[int, str, str]:
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exit:  # argparse: --help and usage errors
+            code = exit.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return command
+
+
+@pytest.fixture(scope="module")
+def saved_tiny_model(tiny_model_dir, tmp_path_factory):
+    from helpers import MultiTaskModel
+    from helpers.data import SENTENCE_TASKS
+
+    model = MultiTaskModel(SentenceEncoder.from_pretrained(tiny_model_dir), SENTENCE_TASKS)
+    return model.save(tmp_path_factory.mktemp("cli") / "model", {"epochs": 1},
+                      {"test/topic/accuracy": 0.5})

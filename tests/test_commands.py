@@ -7,9 +7,6 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import MultiTaskModel, SentenceEncoder, cli
-from helpers.data import SENTENCE_TASKS
-
 from .conftest import REPO
 
 COMMAND = [sys.executable, "-m", "helpers"]
@@ -18,30 +15,6 @@ COMMAND = [sys.executable, "-m", "helpers"]
 def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([*COMMAND, *args], capture_output=True, text=True, cwd=REPO,
                           timeout=timeout)
-
-
-@pytest.fixture
-def run_here(capsys, monkeypatch):
-    """The command in this process, without the 5 s start of a new interpreter; its
-    ``quiet_libraries`` (process-wide logging) is left out here."""
-    monkeypatch.setattr(cli, "quiet_libraries", lambda: None)
-
-    def command(*args: str) -> tuple[int, str, str]:
-        try:
-            code = cli.main(list(args))
-        except SystemExit as exit:  # argparse: --help and usage errors
-            code = exit.code
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return command
-
-
-@pytest.fixture(scope="module")
-def saved_tiny_model(tiny_model_dir, tmp_path_factory):
-    model = MultiTaskModel(SentenceEncoder.from_pretrained(tiny_model_dir), SENTENCE_TASKS)
-    return model.save(tmp_path_factory.mktemp("cli") / "model", {"epochs": 1},
-                      {"test/topic/accuracy": 0.5})
 
 
 @pytest.mark.slow  # a subprocess, several processes or the real model
@@ -110,7 +83,7 @@ def test_empty_line_in_file_is_named(run_here, tmp_path):
 
 
 def test_every_subcommand_has_help(run_here):
-    for command in ("encode", "predict", "train"):
+    for command in ("encode", "predict", "train", "export"):
         code, out, _ = run_here(command, "--help")
         assert code == 0 and "example: sentence-mtl" in out
 
