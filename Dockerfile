@@ -31,7 +31,7 @@ COPY --chown=jovyan:jovyan notebooks/ notebooks/
 COPY --chown=jovyan:jovyan data/ data/
 COPY --chown=jovyan:jovyan configs/ configs/
 ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
-# The default trained model, built now (about 90 s) into the user's cache, so that
+# The default trained model, built now (about a minute) into the user's cache, so that
 # `docker run IMAGE sentence-mtl predict "..."` answers offline at once.
 RUN .venv/bin/sentence-mtl predict --retrain "The striker scored twice."
 
