@@ -56,6 +56,13 @@ def encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _saved_model(path: str) -> str:
+    """``path`` if it is a directory (``MultiTaskModel.load`` names what else is wrong)."""
+    if not Path(path).is_dir():
+        raise ValueError(f"no saved model directory at {path!r}")
+    return path
+
+
 def predict(args: argparse.Namespace) -> int:
     sentences = read_sentences(args.sentences, args.file)
     if args.model is None:
@@ -64,10 +71,8 @@ def predict(args: argparse.Namespace) -> int:
         folder = default_model(retrain=args.retrain)
     elif args.retrain:
         raise ValueError("--retrain rebuilds the default model; it cannot retrain --model")
-    elif not Path(args.model).is_dir():
-        raise ValueError(f"no saved model directory at {args.model!r}")
     else:
-        folder = args.model
+        folder = _saved_model(args.model)
     from .multitask import MultiTaskModel
 
     model = MultiTaskModel.load(folder)
@@ -91,10 +96,8 @@ def export(args: argparse.Namespace) -> int:
     from .export import export_sentence_transformer
     from .multitask import MultiTaskModel
 
-    if not Path(args.model).is_dir():
-        raise ValueError(f"no saved model directory at {args.model!r}")
-    written = export_sentence_transformer(MultiTaskModel.load(args.model), args.output,
-                                          projection=not args.no_projection)
+    model = MultiTaskModel.load(_saved_model(args.model))
+    written = export_sentence_transformer(model, args.output, projection=not args.no_projection)
     print(f"wrote a sentence-transformers model to {written}: "
           f"SentenceTransformer({str(written)!r}).encode([...])")
     return 0
