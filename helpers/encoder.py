@@ -23,6 +23,7 @@ from .modes import evaluating
 from .pooling import check_dim, check_pooling, pool, truncate
 from .precision import encoding_precision
 from .quantize import quantize_backbone
+from .st_directory import own_settings
 from .validation import check_choice, check_positive_int, check_sentences
 
 OUTPUT_FORMATS = ("numpy", "torch")
@@ -60,18 +61,21 @@ class SentenceEncoder(nn.Module):
     def from_pretrained(
         cls,
         name_or_path: str | os.PathLike | None = None,
-        pooling: str = "mean",
+        pooling: str | None = None,
         layer: int = -1,
-        normalize: bool = True,
+        normalize: bool | None = None,
         max_length: int = MAX_LENGTH,
         quantize: str | None = None,
         pretrained: bool = True,
     ) -> SentenceEncoder:
         """Load a backbone by hub name or local path; ``None`` is the packaged MiniLM.
-        ``pretrained=False`` keeps its architecture and tokenizer but not its weights."""
+        ``pretrained=False`` keeps its architecture and tokenizer but not its weights.
+        ``pooling`` / ``normalize`` left as None: a sentence-transformers directory's own
+        settings (``helpers.st_directory``), else mean pooling, normalised."""
+        source, pooling, normalize = own_settings(name_or_path, pooling, normalize)
         check_pooling(pooling, "SentenceEncoder.from_pretrained()")
         quantize = encoding_precision(quantize)  # "auto" → what is fast on this machine
-        backbone, tokenizer, resolved = load_backbone(name_or_path, pretrained)
+        backbone, tokenizer, resolved = load_backbone(source, pretrained)
         backbone = quantize_backbone(backbone, quantize)
         return cls(backbone, tokenizer, pooling, layer, normalize, max_length, resolved, quantize)
 

@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import save_file
 
 from .multitask import MultiTaskModel
-from .saving import replace_directory
+from .saving import check_full_precision, replace_directory
 
 HEADS_WEIGHTS, HEADS_CONFIG = "sentence_mtl_heads.safetensors", "sentence_mtl_heads.json"
 
@@ -30,9 +30,6 @@ HEADS_WEIGHTS, HEADS_CONFIG = "sentence_mtl_heads.safetensors", "sentence_mtl_he
 def _refusal(model: MultiTaskModel) -> str | None:
     """Why this model cannot be exported as it is, or None."""
     encoder = model.encoder
-    if encoder.quantize is not None:
-        return (f"the encoder is quantized ({encoder.quantize!r}); export the fp32 model "
-                f"and quantize after loading")
     if model.lora_settings:
         return "the encoder has LoRA adapters; merge_lora(model) first"
     if encoder.top_layer < encoder.num_layers and not hasattr(
@@ -106,6 +103,7 @@ def export_sentence_transformer(model: MultiTaskModel, path: str | os.PathLike,
     """Write ``model`` as a sentence-transformers directory at ``path`` (atomically), with
     the task heads beside it. ``projection=False`` leaves the learned projection out (the
     encoder's own vectors; the heads, which read projected vectors, are then not written)."""
+    check_full_precision(model.encoder, "export_sentence_transformer()", "export")
     why = _refusal(model)
     if why is not None:
         raise ValueError(f"export_sentence_transformer(): {why}")

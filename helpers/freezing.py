@@ -6,6 +6,7 @@ layer-wise optimiser groups stay valid and unfreezing needs no rebuild (frozen p
 have no gradient, and AdamW skips parameters without one). Components that no pooling
 mode reads (the pooler) stay frozen whatever the strategy. Layers are numbered as in
 ``helpers.components.component_of``: 0 the embeddings, 1 … L the blocks, bottom to top.
+``only:GLOB`` / ``name:GLOB`` freeze by parameter name (``helpers.freeze_patterns``).
 """
 
 from __future__ import annotations
@@ -17,20 +18,26 @@ from dataclasses import dataclass
 import pandas as pd
 from torch import nn
 
+from .freeze_patterns import check_pattern, is_encoder, matches, pattern_frozen
+from .freeze_patterns import top_block_feed_forward as top_block_feed_forward
 from .multitask import MultiTaskModel
+from .validation import check_choice
 
 STRATEGY_PATTERNS = ("none", "all", "backbone", "embeddings", "bottom:K", "head:TASK",
-                     "gradual:N")
+                     "gradual:N", "only:GLOB", "name:GLOB")
 _COUNTED = re.compile(r"^(bottom|gradual):(\d+)$")
 EVERYTHING, ENCODER = "*everything*", "*encoder*"
 
 
 @dataclass(frozen=True)
 class FreezePlan:
-    """What a strategy freezes at the start, and (``gradual:N``) how often a layer thaws."""
+    """What a strategy freezes at the start, and (``gradual:N``) how often a layer thaws;
+    ``only`` / ``named`` hold the GLOBs of ``only:`` / ``name:``."""
 
     frozen: frozenset[str]
     unfreeze_every: int | None = None
+    only: tuple[str, ...] = ()
+    named: tuple[str, ...] = ()
 
 
 def _parse_one(model: MultiTaskModel, strategy: object) -> FreezePlan:
@@ -58,13 +65,18 @@ def _parse_one(model: MultiTaskModel, strategy: object) -> FreezePlan:
             raise ValueError(f"freeze(): unknown task in {strategy!r}; tasks are "
                              f"{model.task_names}")
         return FreezePlan(frozenset({strategy}))
+    if isinstance(strategy, str) and strategy.startswith(("only:", "name:")):
+        kind, pattern = strategy[:4], check_pattern(model, strategy)
+        return FreezePlan(frozenset(), only=(pattern,) * (kind == "only"),
+                          named=(pattern,) * (kind == "name"))
     raise ValueError(f"freeze(): unknown strategy {strategy!r}; expected one of "
                      f"{', '.join(STRATEGY_PATTERNS)} (K a layer count, TASK one of "
                      f"{model.task_names}, N optimiser steps per thawed layer), or a list")
 
 
 def parse_strategy(model: MultiTaskModel, strategy: str | Sequence[str]) -> FreezePlan:
-    """A strategy or a list of them → one plan (at most one ``gradual:N`` in a list)."""
+    """A strategy or a list of them → one plan (at most one ``gradual:N`` in a list, and not
+    with name patterns: it thaws whole layers, which would undo them)."""
     items = [strategy] if isinstance(strategy, str) else list(strategy)
     if not items:
         raise ValueError("freeze(): no strategy given; use 'none' to train everything")
@@ -72,8 +84,52 @@ def parse_strategy(model: MultiTaskModel, strategy: str | Sequence[str]) -> Free
     every = [plan.unfreeze_every for plan in plans if plan.unfreeze_every is not None]
     if len(every) > 1:
         raise ValueError(f"freeze(): more than one gradual:N in {items}")
+    only = tuple(p for plan in plans for p in plan.only)
+    named = tuple(p for plan in plans for p in plan.named)
+    if every and (only or named):
+        raise ValueError(f"freeze(): gradual:N thaws whole layers, which would undo the name "
+                         f"patterns in {items}; use one or the other")
     return FreezePlan(frozenset().union(*(plan.frozen for plan in plans)),
-                      every[0] if every else None)
+                      every[0] if every else None, only, named)
+
+
+def trainable_after(model: MultiTaskModel, plan: FreezePlan) -> dict[str, bool]:
+    """Parameter name → whether it trains under the plan (unused components never do)."""
+    frozen, unused = plan.frozen, model.unused_components()
+    trainable = {}
+    for name, _ in model.named_parameters():
+        component = model.component(name)
+        trainable[name] = not (
+            EVERYTHING in frozen or component in frozen
+            or (ENCODER in frozen and is_encoder(name) and component != "adapters")
+            or component in unused or pattern_frozen(name, plan.only, plan.named)
+        )
+    return trainable
+
+
+def _refuse(model: MultiTaskModel, strategy: object, plan: FreezePlan,
+            trainable: dict[str, bool]) -> None:
+    """Contradictions: an ``only:`` that keeps nothing trainable (``all``, ``backbone``, a
+    ``bottom:K`` or ``name:`` covering it), and the weights under LoRA adapters thawed."""
+    for pattern in plan.only:
+        if not any(ok and is_encoder(name) and matches(name, pattern)
+                   for name, ok in trainable.items()):
+            raise ValueError(f"freeze(): 'only:{pattern}' keeps nothing trainable in "
+                             f"{strategy!r}: the rest of the list (or the pooled layer) "
+                             f"freezes every parameter it matches")
+    if not model.lora_settings:
+        return
+    if plan.only or plan.named:
+        base = [name for name, ok in trainable.items()
+                if ok and is_encoder(name) and model.component(name) != "adapters"]
+        if base:
+            raise ValueError(f"freeze(): {strategy!r} would train the encoder's own weights "
+                             f"under its LoRA adapters (e.g. {base[0]!r}); match only "
+                             f"adapters (e.g. 'only:*.lora_*'), or merge_lora(model) first")
+    elif not plan.frozen & {ENCODER, EVERYTHING}:
+        raise ValueError(f"freeze(): {strategy!r} would train the encoder's own weights under "
+                         f"its LoRA adapters; use 'backbone' (adapters and heads train), or "
+                         f"merge_lora(model) first to train every weight")
 
 
 def freeze(model: MultiTaskModel, strategy: str | Sequence[str]) -> MultiTaskModel:
@@ -81,24 +137,37 @@ def freeze(model: MultiTaskModel, strategy: str | Sequence[str]) -> MultiTaskMod
 
     ``gradual:N`` freezes the whole encoder here; ``unfreezing_callback`` thaws it in
     training, one layer every N optimiser steps.
+
+    ``only:GLOB`` freezes every encoder parameter that no ``only:`` in the list matches
+    (several union what stays trainable); ``name:GLOB`` freezes the encoder parameters it
+    matches. Heads follow the other strategies, so ``["only:encoder.layer.5.output.*",
+    "head:sentiment"]`` also freezes that head. GLOBs match full parameter names, or the
+    name without ``encoder.backbone.`` (Hugging Face's ``encoder.layer.5`` is block 6,
+    ``layer.6``); see ``helpers.freeze_patterns``. Refused: a pattern that matches no
+    encoder parameter or is empty, ``gradual:N`` with patterns, an ``only:`` whose matches
+    the rest of the list freezes anyway (``all``, ``backbone``), and under LoRA any
+    non-adapter encoder weight left trainable. ``top_block_feed_forward(model)`` is the
+    list that trains only the top block's feed-forward and its LayerNorm.
     """
-    frozen = parse_strategy(model, strategy).frozen
-    if model.lora_settings and not frozen & {ENCODER, EVERYTHING}:
-        raise ValueError(f"freeze(): {strategy!r} would train the encoder's own weights under "
-                         f"its LoRA adapters; use 'backbone' (adapters and heads train), or "
-                         f"merge_lora(model) first to train every weight")
+    plan = parse_strategy(model, strategy)
+    trainable = trainable_after(model, plan)
+    _refuse(model, strategy, plan, trainable)
     for name, parameter in model.named_parameters():
-        parameter.requires_grad = not (
-            EVERYTHING in frozen or model.component(name) in frozen
-            or (ENCODER in frozen and name.startswith("encoder.")
-                and model.component(name) != "adapters")
-        )
+        parameter.requires_grad = trainable[name]
     model.freeze_unused()
     return model
 
 
-def trainable_report(model: MultiTaskModel) -> pd.DataFrame:
-    """Trainable / total parameters per component, with the trainable share."""
+def trainable_report(model: MultiTaskModel, by: str = "component") -> pd.DataFrame:
+    """Trainable / total parameters per component, with the trainable share; or, with
+    ``by="parameter"``, one row per parameter (component, size, trainable), to see what
+    name patterns left trainable inside a component."""
+    check_choice(by, ("component", "parameter"), "by", "trainable_report()")
+    if by == "parameter":
+        rows = [(name, model.component(name), p.numel(), p.requires_grad)
+                for name, p in model.named_parameters()]
+        return pd.DataFrame(rows, columns=["parameter", "component", "parameters",
+                                           "trainable"]).set_index("parameter")
     report = model.parameter_report()
     report["trainable %"] = (100 * report["trainable"] / report["parameters"]).round(1)
     return report

@@ -233,12 +233,16 @@ class MultiTaskModel(nn.Module):
              metrics: Mapping[str, float] | None = None) -> Path:
         """Write the model and its card (README.md, with the training configuration and
         metrics when given) to ``directory`` atomically: a crash leaves the old or nothing."""
-        if self.encoder.quantize is not None:
-            raise ValueError("save(): a quantized encoder cannot be saved; save the fp32 "
-                             "model and quantize after loading")
+        saving.check_full_precision(self.encoder, "save()", "save")
         card = model_card(self.config(), sum(p.numel() for p in self.parameters()),
                           train_config, metrics)
         return saving.save_model(self, self.config(), directory, card)
+
+    def export_sentence_transformer(self, path: str | os.PathLike, projection: bool = True) -> Path:
+        """A ``SentenceTransformer(path)`` directory, heads beside it (``helpers.export``)."""
+        from .export import export_sentence_transformer
+
+        return export_sentence_transformer(self, path, projection)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> MultiTaskModel:

@@ -26,6 +26,13 @@ CONFIG_FILE, WEIGHTS_FILE = "multitask_config.json", "model.safetensors"
 BACKBONE_DIR, TOKENIZER_DIR, CARD_FILE = "backbone", "tokenizer", "README.md"
 
 
+def check_full_precision(encoder: SentenceEncoder, where: str, verb: str) -> None:
+    """int8 weights are not what ``load`` or another library reads: refuse, with the fix."""
+    if encoder.quantize is not None:
+        raise ValueError(f"{where}: the encoder is quantized ({encoder.quantize!r}); {verb} "
+                         f"the fp32 model and quantize after loading")
+
+
 def save_model(model: nn.Module, config: dict, directory: str | os.PathLike,
                card: str | None = None) -> Path:
     """Write ``model`` (with ``.encoder``), ``config`` and the model ``card`` (README.md)

@@ -56,7 +56,7 @@ def run(config: dict, resume_from: str | None = None) -> dict:
     if tasks is None:
         names = list(config["task_columns"] or ["topic", "sentiment"])
         tasks = infer_tasks(data, names)
-    train_config = TrainConfig(**config["train"])
+    train_config = TrainConfig(**{"epoch_summary": True, **config["train"]})
 
     def make_model() -> MultiTaskModel:
         encoder = SentenceEncoder.from_pretrained(

@@ -52,6 +52,8 @@ def test_command_line_trains_tiny_model(tmp_path, tiny_model_dir, small_data, la
     assert len(metrics["history"]["epochs"]) == 1
     model = MultiTaskModel.load(tmp_path / "run" / "model")
     assert model.task_names == ["topic", "sentiment"]
+    summaries = [line for line in result.stderr.splitlines() if line.startswith("epoch ")]
+    assert len(summaries) == 1 and summaries[0].startswith("epoch 1/1")  # main process only
 
 
 def test_example_config_is_valid():

@@ -71,3 +71,41 @@ def test_what_sentence_transformers_cannot_express_is_refused_by_name(tiny_model
     with pytest.raises(ValueError, match=r"merge_lora\(model\) first"):
         export_sentence_transformer(adapted, tmp_path / "l")
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_a_sentence_transformers_directory_is_a_backbone_with_its_own_settings(
+        tiny_model_dir, tmp_path, sentences):
+    from sentence_transformers import SentenceTransformer
+
+    encoder = SentenceEncoder.from_pretrained(tiny_model_dir, pooling="cls", normalize=False)
+    MultiTaskModel(encoder, SENTENCE_TASKS, seed=0).export_sentence_transformer(tmp_path / "st")
+    loaded = SentenceEncoder.from_pretrained(tmp_path / "st")  # pooling, normalize: read
+    assert (loaded.pooling, loaded.normalize) == ("cls", False)
+    theirs = SentenceTransformer(str(tmp_path / "st"), device="cpu").encode(
+        sentences, convert_to_tensor=True)
+    ours = loaded.encode(sentences, convert_to="torch")
+    assert torch.nn.functional.cosine_similarity(theirs, ours).min() >= 0.9999
+    assert SentenceEncoder.from_pretrained(tmp_path / "st", pooling="mean").pooling == "mean"
+
+
+def test_the_packaged_model_is_read_as_what_it_is():
+    from helpers.loading import default_model_path
+    from helpers.st_directory import own_settings
+
+    assert own_settings(None, None, None) == (default_model_path(), "mean", True)
+    assert own_settings(None, "max", False)[1:] == ("max", False)  # given settings win
+
+
+def test_a_sentence_transformers_module_we_cannot_run_is_refused(tiny_model_dir, tmp_path):
+    encoder = SentenceEncoder.from_pretrained(tiny_model_dir)
+    MultiTaskModel(encoder, SENTENCE_TASKS, projection_dim=8, seed=0).export_sentence_transformer(
+        tmp_path / "st")  # the projection is a Dense module
+    with pytest.raises(ValueError, match=r"module\(s\) \['Dense'\] cannot be used as a backbone"):
+        SentenceEncoder.from_pretrained(tmp_path / "st")
+    (tmp_path / "st" / "1_Pooling" / "config.json").write_text(
+        '{"pooling_mode_mean_sqrt_len_tokens": true}')
+    (tmp_path / "st" / "modules.json").write_text(
+        '[{"type": "sentence_transformers.models.Transformer", "path": ""},'
+        ' {"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}]')
+    with pytest.raises(ValueError, match="pooling_mode_mean_sqrt_len_tokens"):
+        SentenceEncoder.from_pretrained(tmp_path / "st")

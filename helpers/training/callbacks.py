@@ -29,8 +29,9 @@ from ..modes import evaluating
 from ..multitask import WEIGHTS_FILE, MultiTaskModel
 from ..saving import read_weights
 from .config import TrainConfig
-from .evaluation import forward_batch, lower_is_better, metric_name, parse_metric
+from .evaluation import forward_batch
 from .history import History
+from .metric_names import lower_is_better, metric_name, parse_metric
 from .weighting import task_gradients, task_losses
 
 

@@ -9,13 +9,13 @@ run at the start of ``train``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ..precision import TRAINING_PRECISIONS
 from ..validation import check_choice, check_positive_int
-from .evaluation import parse_metric
+from .metric_names import parse_metric
 from .mixture import BATCHINGS, SAMPLINGS
-from .optim import SCHEDULES
+from .optim import SCHEDULES, check_layer_lrs
 from .weighting import WEIGHTINGS
 
 TRACKERS = ("tensorboard",)
@@ -32,6 +32,10 @@ class TrainConfig:
     lr: float = 1e-4                 # the top used encoder layer; layer k: lr * decay**(T-k)
     layer_decay: float = 1.0         # 1.0 = one flat rate for the whole encoder
     head_lr: float | None = 1e-3     # None = lr
+    # Every rate by name instead of lr/layer_decay/head_lr (which must then stay at their
+    # defaults): {"embeddings": 1e-5, "1-3": 3e-5, "4-6": 1e-4, "heads": 1e-3}; blocks
+    # "K" or "A-B" (1-based); "heads" also rates the projection, adapters and loss weights.
+    layer_lrs: dict[str, float] | None = None
     probe_epochs: int = 30           # heads alone on cached vectors first (LP-FT); 0 = off
     probe_lr: float = 1e-2           # the heads' rate during those epochs
     weight_decay: float = 0.01
@@ -56,6 +60,7 @@ class TrainConfig:
     cache_frozen_encoder: bool = True
     grad_conflict: bool = True
     progress: bool = True
+    epoch_summary: bool = False      # one console line per epoch (on in the command line)
 
     def __post_init__(self) -> None:
         where = "TrainConfig"
@@ -71,6 +76,10 @@ class TrainConfig:
                 or self.probe_epochs < 0:
             raise ValueError(f"{where}: probe_epochs must be an int >= 0, "
                              f"got {self.probe_epochs!r}")
+        for name in ("cache_frozen_encoder", "grad_conflict", "progress", "epoch_summary"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{where}: {name} must be True or False, "
+                                f"got {getattr(self, name)!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise TypeError(f"{where}: seed must be an int, got {self.seed!r}")
         check_choice(self.sampling, SAMPLINGS, "sampling", where)
@@ -79,6 +88,7 @@ class TrainConfig:
         check_choice(self.mixed_precision, TRAINING_PRECISIONS, "mixed_precision", where)
         check_choice(self.loss_weighting, WEIGHTINGS, "loss_weighting", where)
         self._check_numbers(where)
+        self._check_layer_lrs(where)
         parse_metric(self.metric, where)
         if self.tasks is not None:
             if isinstance(self.tasks, str) or not self.tasks or \
@@ -105,6 +115,21 @@ class TrainConfig:
         if not self.logging_dir:
             raise ValueError(f"{where}: log_with={self.log_with!r} needs logging_dir, "
                              f"the directory to write its logs to")
+
+    def _check_layer_lrs(self, where: str) -> None:
+        """``layer_lrs`` replaces lr·layer_decay^k and head_lr, so setting both is a
+        conflict. A dataclass cannot tell ``lr=1e-4`` given from the default left alone:
+        a value equal to the field's default counts as not set."""
+        if self.layer_lrs is None:
+            return
+        check_layer_lrs(self.layer_lrs, where)
+        self.layer_lrs = dict(self.layer_lrs)  # a copy: later edits to the caller's skip checks
+        defaults = {f.name: f.default for f in fields(self)}
+        for name in ("lr", "layer_decay", "head_lr"):
+            if getattr(self, name) != defaults[name]:
+                raise ValueError(f"{where}: layer_lrs sets every rate, so {name}="
+                                 f"{getattr(self, name)!r} would be ignored; leave {name} at "
+                                 f"its default {defaults[name]!r} or drop layer_lrs")
 
     def _check_numbers(self, where: str) -> None:
         """Rates positive, ratios in range; NaN fails every comparison, so it fails here."""

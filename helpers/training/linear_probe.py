@@ -42,14 +42,16 @@ def fit_heads_first(model: MultiTaskModel, data: TrainData, config: TrainConfig,
     flags = {name: p.requires_grad for name, p in model.named_parameters()}
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(name.startswith("heads.") and flags[name])
+    # layer_lrs=None: the probe's heads learn at probe_lr (the encoder is frozen here)
     probe = replace(config, epochs=config.probe_epochs, probe_epochs=0, head_lr=config.probe_lr,
+                    layer_lrs=None,
                     warmup_ratio=0.0, eval_split=None, patience=None, checkpoint_dir=None,
                     save_every=None,
                     grad_conflict=False, cache_frozen_encoder=True, log_with=None,
                     # heads share nothing: PCGrad would be a plain sum, which "fixed" is
                     loss_weighting="fixed" if config.loss_weighting == "pcgrad" else
                     config.loss_weighting,
-                    logging_dir=None, progress=False)
+                    logging_dir=None, progress=False, epoch_summary=False)
     bar = _OneBar(config.probe_epochs, config.progress)
     try:
         train(model, data, probe, callbacks=[bar])

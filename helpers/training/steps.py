@@ -19,8 +19,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .callbacks import Callback, TrainState
-from .evaluation import MEAN, evaluate, forward_batch, mean_metrics, metric_name
+from .evaluation import evaluate, forward_batch, mean_metrics
 from .frozen_layers import PrefixCache, model_inputs, set_train_mode
+from .metric_names import MEAN, metric_name
 from .mixture import Source, TaskMixture
 from .resume import Progress, save_training_state, skip_done
 from .weighting import Weighting, mean_across_processes, processes, shared_parameters, task_losses
