@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     encode_command, predict_command, train_command, export_command = commands.choices.values()
     encode_command.add_argument("--model", help="hub name or local path (default: packaged "
                                                 "all-MiniLM-L6-v2)")
-    encode_command.add_argument("--pooling", default="mean", help="mean | cls | max")
+    encode_command.add_argument("--pooling", help="mean | cls | max (default: a "
+                                "sentence-transformers directory's own, else mean)")
     encode_command.add_argument("--layer", type=int, default=-1,
                                 help="hidden state to pool: 0 embeddings … L; -1 the last")
     encode_command.add_argument("--batch-size", type=int, default=32)

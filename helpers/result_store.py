@@ -117,18 +117,32 @@ def plan_key(plan: Mapping[str, object]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _stored(path: Path) -> dict:
+    try:
+        return joblib.load(path)
+    except Exception as error:
+        raise ValueError(f"{path}: not a readable results store ({error}); delete it and "
+                         f"run again to rebuild it") from error
+
+
 def load(path: str | os.PathLike, key: str) -> dict | None:
     """The stored payload when ``path`` holds this plan's results, else None; a file that
     cannot be read is an error naming it (delete it to train again)."""
     path = Path(path)
     if not path.exists():
         return None
-    try:
-        stored = joblib.load(path)
-    except Exception as error:
-        raise ValueError(f"{path}: not a readable results store ({error}); delete it and "
-                         f"run again to rebuild it") from error
+    stored = _stored(path)
     return stored["payload"] if stored.get("key") == key else None
+
+
+def read(path: str | os.PathLike) -> object:
+    """What ``path`` holds, whatever plan made it: another notebook's stored sweep, shown
+    beside this one's (``load`` is the check that a store is current; ``make test``
+    re-executes the notebooks in order, so a committed store is the current one)."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no results store; run the notebook that writes it first")
+    return _stored(path)["payload"]
 
 
 def save(path: str | os.PathLike, key: str, payload: dict) -> None:

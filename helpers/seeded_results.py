@@ -128,3 +128,23 @@ class SeededResults:
         margin = 1 / sentences if tolerance is None else tolerance
         best = means[list(simplest_first)].max()
         return next(run for run in simplest_first if means[run] >= best - margin - 1e-12)
+
+
+def tradeoff_table(sources: Mapping[str, tuple[SeededResults, Sequence[str]]],
+                   tasks: Sequence[str] = ("topic", "sentiment")) -> pd.DataFrame:
+    """One row per run of every source (``{label: (results, runs)}``), indexed
+    ``"label · run"``: test accuracy averaged over ``tasks`` and STS Spearman, each with its
+    95 % interval over seeds and items. The accuracy interval pools the tasks' sentences
+    (each task's sentences count once), so it is the interval of that average, not a mean
+    of two intervals. Runs from different sweeps trained on different budgets: the table
+    places them on one map; paired comparisons belong inside one sweep."""
+    rows = {}
+    for label, (results, runs) in sources.items():
+        for run in runs:
+            pooled = np.concatenate([results.correct[(run, task)] for task in tasks], axis=1)
+            found = {"accuracy": mean_interval(pooled), "STS Spearman": results._sts_interval(run)}
+            rows[f"{label} · {run}"] = {(what, key): interval[key] for what, interval in
+                                        found.items() for key in ("mean", "ci_low", "ci_high")}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table

@@ -21,7 +21,8 @@ from .multitask import MultiTaskModel
 from .runtime import process_state, quiet_libraries
 from .training import TrainConfig
 
-TOP_LEVEL = {"model": None, "pooling": "mean", "layer": -1, "normalize": True,
+# pooling / normalize None: a sentence-transformers directory's own, else mean, normalised
+TOP_LEVEL = {"model": None, "pooling": None, "layer": -1, "normalize": None,
              "max_length": MAX_LENGTH, "data": None, "text_column": "text", "task_columns": None,
              "tasks": None, "head": "linear", "hidden": 256, "dropout": 0.1,
              "projection_dim": None,

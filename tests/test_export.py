@@ -109,3 +109,14 @@ def test_a_sentence_transformers_module_we_cannot_run_is_refused(tiny_model_dir,
         ' {"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}]')
     with pytest.raises(ValueError, match="pooling_mode_mean_sqrt_len_tokens"):
         SentenceEncoder.from_pretrained(tmp_path / "st")
+
+
+def test_the_command_line_encodes_with_the_directorys_own_pooling(run_here, tiny_model_dir,
+                                                                  tmp_path):
+    encoder = SentenceEncoder.from_pretrained(tiny_model_dir, pooling="cls", normalize=False)
+    MultiTaskModel(encoder, SENTENCE_TASKS, seed=0).export_sentence_transformer(tmp_path / "st")
+    code, out, _ = run_here("encode", "Hi there.", "--model", str(tmp_path / "st"))
+    vector = encoder.encode(["Hi there."])[0]
+    assert code == 0
+    assert " ".join(f"{value:+.4f}" for value in vector[:5]) in out
+    assert f"norm {float((vector ** 2).sum() ** 0.5):.3f}" in out

@@ -3,6 +3,7 @@
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from datasets import DatasetDict
@@ -92,3 +93,21 @@ def test_a_builder_is_described_by_its_code_and_settings_never_by_address(tiny_m
     assert text.startswith("SharedStart(") and "SentenceEncoder.from_pretrained" in text
     assert "0x" not in text and text == describe_callable(once_per_seed(make_model))
     assert Path(__file__).name not in text
+
+
+def test_another_sweeps_store_is_read_as_it_is_and_mapped_beside_this_one(sweep, tmp_path):
+    from helpers.data import load_sts_pairs
+    from helpers.result_store import read
+    from helpers.seeded_results import tradeoff_table
+
+    with pytest.raises(ValueError, match=r"sweep\.joblib: no results store; run the notebook"):
+        read(tmp_path / "sweep.joblib")
+    ours = sweep(sts_pairs=load_sts_pairs().head(30))
+    theirs = read(tmp_path / "sweep.joblib")  # read whatever plan made it
+    table = tradeoff_table({"a": (ours, ["heads"]), "b": (theirs, ["all", "heads"])})
+    assert list(table.index) == ["a · heads", "b · all", "b · heads"]
+    assert table.loc["a · heads"].equals(table.loc["b · heads"])
+    pooled = np.concatenate([ours.correct[("all", t)] for t in ("topic", "sentiment")], axis=1)
+    assert table.loc["b · all", ("accuracy", "mean")] == pytest.approx(pooled.mean())
+    low, high = table.loc["b · all", [("STS Spearman", "ci_low"), ("STS Spearman", "ci_high")]]
+    assert -1 <= low <= table.loc["b · all", ("STS Spearman", "mean")] <= high <= 1
