@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -41,16 +42,21 @@ def tradeoff(accuracy: pd.DataFrame, similarity: pd.DataFrame,
              title: str = "Task accuracy against what is kept of sentence similarity"
              ) -> Figure:
     """One point per run: mean task accuracy (x) and STS Spearman (y), each with its 95 %
-    interval (``SeededResults.summary`` rows of one task each, indexed by run)."""
-    fig, ax = new_figure((6.8, 4.4))
-    for run in accuracy.index:
+    interval (``SeededResults.summary`` rows of one task each, indexed by run). Runs named
+    ``"source · run"`` (``seeded_results.tradeoff_table``) get one marker per source; 20
+    colours, so no two runs share a colour and a marker; the legend sits outside."""
+    fig, ax = new_figure((8.4, 4.4))
+    sources = list(dict.fromkeys(str(run).partition(" · ")[0] for run in accuracy.index))
+    colours = plt.get_cmap("tab20").colors
+    for index, run in enumerate(accuracy.index):
         x, y = accuracy.loc[run], similarity.loc[run]
-        ax.errorbar(x["mean"], y["mean"], xerr=_spread(x), yerr=_spread(y), fmt="o",
-                    capsize=3, label=short(run, 30))
+        marker = "osD^v"[sources.index(str(run).partition(" · ")[0]) % 5]
+        ax.errorbar(x["mean"], y["mean"], xerr=_spread(x), yerr=_spread(y), fmt=marker,
+                    color=colours[index % len(colours)], capsize=3, label=short(run, 34))
     ax.set_xlabel(f"test accuracy, {accuracy['task'].iloc[0]} (mean over seeds)")
     ax.set_ylabel("STS Spearman of the encoder (data/sts_pairs.csv)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_title(title)
     fig.tight_layout()
     return fig
