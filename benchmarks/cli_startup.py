@@ -5,7 +5,7 @@ transformers, loads the packaged backbone and encodes one sentence. Each command
 in a fresh process too, on the cached default model (built first if missing), and the
 median of ``--repeats`` runs is reported, floor and commands interleaved so that a
 noisy neighbour hits them alike. ``--importtime`` also prints the slowest imports of
-``helpers.cli`` (``python -X importtime``).
+``sentence-mtl predict`` (``python -X importtime``).
 
     python benchmarks/cli_startup.py --repeats 5
 """
@@ -50,14 +50,14 @@ def seconds(command: list[str]) -> float:
     return took
 
 
-def slowest_imports(module: str, count: int) -> list[tuple[float, str]]:
-    """The ``count`` slowest cumulative imports of ``module`` in a fresh process (s)."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
-                          capture_output=True, text=True, check=True)
-    rows = re.findall(r"import time:\s+\d+ \|\s+(\d+) \|(.*)", done.stderr)
-    top_level = [(int(us) / 1e6, name.rstrip()) for us, name in rows
-                 if not name.startswith("   ")]  # direct imports of ``module`` and itself
-    return sorted(top_level, reverse=True)[:count]
+def slowest_imports(command: list[str], count: int) -> list[tuple[float, str]]:
+    """The ``count`` slowest imports (cumulative s) two levels deep in ``command``'s process."""
+    done = subprocess.run([command[0], "-X", "importtime", *command[1:]], capture_output=True,
+                          text=True, check=True)
+    rows = re.findall(r"import time:\s+\d+ \|\s+(\d+) \|( +)(\S+)", done.stderr)
+    shallow = [(int(us) / 1e6, "  " * (len(pad) // 2 - 1) + name) for us, pad, name in rows
+               if len(pad) <= 3]  # the process's own imports and theirs
+    return sorted(shallow, reverse=True)[:count]
 
 
 def main() -> None:
@@ -78,8 +78,8 @@ def main() -> None:
         print(f"  {name:<30} {median:6.2f} s  (+{median - floor:.2f} s over the script; "
               f"runs {', '.join(f'{t:.2f}' for t in runs)})")
     if args.importtime:
-        print("slowest imports under `import helpers.cli` (cumulative s):")
-        for took, name in slowest_imports("helpers.cli", 8):
+        print("slowest imports of `sentence-mtl predict` (cumulative s):")
+        for took, name in slowest_imports(COMMANDS["sentence-mtl predict"], 8):
             print(f"  {took:6.3f} {name}")
 
 
