@@ -9,66 +9,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 from datasets import Dataset, DatasetDict
 
+from .tasks import (  # noqa: F401  (re-exported: the data API names them)
+    CHALLENGE_CSV,
+    DATA_DIR,
+    MISSING_LABEL,
+    SENTENCE_TASKS,
+    SENTENCES_CSV,
+    TaskSpec,
+)
 
-def _data_dir() -> Path:
-    """The shipped data: package data ``helpers.datafiles`` (the checkout's ``data/``,
-    mapped in pyproject.toml), so it is found from a wheel, an editable install or the
-    Docker image alike; a bare checkout on ``PYTHONPATH`` falls back to ``data/``."""
-    try:
-        return Path(str(resources.files("helpers.datafiles").joinpath("sentences.csv"))).parent
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[1] / "data"
-
-
-DATA_DIR = _data_dir()
-SENTENCES_CSV = DATA_DIR / "sentences.csv"
-CHALLENGE_CSV = DATA_DIR / "challenge.csv"
 PAIR_COLUMNS = ("sentence1", "sentence2", "score")
-MISSING_LABEL = -1
 SPLIT_ORDER = ("train", "validation", "test")
 READERS = {".csv": pd.read_csv, ".jsonl": lambda p: pd.read_json(p, lines=True),
            ".json": pd.read_json, ".parquet": pd.read_parquet}
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """One classification task: its name and its ordered label list."""
-
-    name: str
-    labels: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"TaskSpec: name must be a non-empty string, got {self.name!r}")
-        labels = tuple(self.labels)
-        if len(labels) < 2 or len(set(labels)) != len(labels):
-            raise ValueError(f"TaskSpec {self.name!r}: needs two or more distinct labels, "
-                             f"got {list(labels)}")
-        if not all(isinstance(label, str) and label for label in labels):
-            raise ValueError(f"TaskSpec {self.name!r}: labels must be non-empty strings")
-        object.__setattr__(self, "labels", labels)
-
-    def label_id(self, label: str | None) -> int:
-        """Index of ``label``; ``None`` (no label) is ``MISSING_LABEL``."""
-        if label is None:
-            return MISSING_LABEL
-        if label not in self.labels:
-            raise ValueError(f"task {self.name!r}: unknown label {label!r}; "
-                             f"expected one of {list(self.labels)}")
-        return self.labels.index(label)
-
-
-SENTENCE_TASKS = (
-    TaskSpec("topic", ("finance", "food", "sports", "technology", "travel")),
-    TaskSpec("sentiment", ("negative", "neutral", "positive")),
-)
 
 
 def check_pairs(pairs: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data import DATA_DIR, read_challenge_frame, read_sentences_frame
+from .data import read_challenge_frame, read_sentences_frame
+from .tasks import DATA_DIR
 
 CARD = DATA_DIR / "README.md"
 SPLITS = ("train", "validation", "test")

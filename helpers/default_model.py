@@ -27,7 +27,7 @@ def cache_dir() -> Path:
 
 
 def _recipe_digest() -> str:
-    from .data import SENTENCES_CSV
+    from .tasks import SENTENCES_CSV
     from .training import TrainConfig
 
     digest = hashlib.sha256(SENTENCES_CSV.read_bytes())
@@ -41,9 +41,10 @@ def default_model_dir() -> Path:
 
 def build_default_model(target: Path, progress: bool = True) -> None:
     """Fine-tune the packaged encoder on our sentences with the defaults; save to ``target``."""
-    from .data import SENTENCE_TASKS, load_sentences
+    from .data import load_sentences
     from .encoder import SentenceEncoder
     from .multitask import MultiTaskModel
+    from .tasks import SENTENCE_TASKS
     from .training import TrainConfig, split_metrics, train
 
     data, config = load_sentences(), TrainConfig(seed=0, progress=progress)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datasets import DatasetDict
 
-from .data import TaskSpec
+from .tasks import TaskSpec
 
 FORM_TASK = TaskSpec("form", ("statement", "question"))
 

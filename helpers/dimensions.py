@@ -18,7 +18,7 @@ import torch
 from datasets import DatasetDict
 from scipy.stats import spearmanr
 
-from .data import TaskSpec, get_split
+from .data import get_split
 from .encoder import SentenceEncoder
 from .experiments import logistic_accuracies
 from .freezing import freeze
@@ -26,6 +26,7 @@ from .multitask import MultiTaskModel
 from .parallel import run_jobs
 from .pooling import truncate
 from .runtime import seed_everything
+from .tasks import TaskSpec
 from .training import TrainConfig, train
 
 TRUNCATED, PROJECTED = "truncated", "learned projection"

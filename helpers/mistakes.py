@@ -14,9 +14,9 @@ import pandas as pd
 from datasets import Dataset
 from sklearn.metrics import classification_report
 
-from .data import MISSING_LABEL
 from .evidence import paired_difference
 from .multitask import MultiTaskModel
+from .tasks import MISSING_LABEL
 from .training import predict_labels
 
 

@@ -19,13 +19,13 @@ from torch import nn
 
 from . import saving
 from .components import component_of, parameter_table
-from .data import TaskSpec
 from .encoder import SentenceEncoder
 from .heads import HeadSpec, head_configs, head_table
 from .modelcard import model_card
 from .modes import evaluating
 from .pooling import check_dim, truncate
 from .runtime import drawn_from
+from .tasks import TaskSpec
 from .validation import check_choice, check_positive_int, check_sentences
 
 CONFIG_FILE, WEIGHTS_FILE = saving.CONFIG_FILE, saving.WEIGHTS_FILE

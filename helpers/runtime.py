@@ -9,6 +9,7 @@ in another order with another number of threads, so the last digits would move).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,17 +19,24 @@ NOTEBOOK_THREADS = 2
 
 
 def quiet_libraries() -> None:
-    """Silence download/loading progress bars and info logs of the Hugging Face libraries."""
+    """Silence download/loading progress bars and info logs of the Hugging Face libraries.
+
+    ``datasets`` (with pandas and pyarrow, about a second) is not imported for this: when
+    it is not loaded yet, its own environment settings quiet it whenever it is, so a
+    command that never reads data never pays for it."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import datasets
     from huggingface_hub.utils import disable_progress_bars
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     disable_progress_bars()
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+    if "datasets" in sys.modules:
+        sys.modules["datasets"].disable_progress_bars()
+        sys.modules["datasets"].logging.set_verbosity_error()
+    else:
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("DATASETS_VERBOSITY", "error")
 
 
 def notebook_setup(seed: int = 0, threads: int | None = NOTEBOOK_THREADS) -> int:

@@ -18,9 +18,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from .data import TaskSpec
 from .encoder import SentenceEncoder
 from .loading import default_model_path
+from .tasks import TaskSpec
 
 CONFIG_FILE, WEIGHTS_FILE = "multitask_config.json", "model.safetensors"
 BACKBONE_DIR, TOKENIZER_DIR, CARD_FILE = "backbone", "tokenizer", "README.md"

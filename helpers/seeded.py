@@ -20,7 +20,7 @@ from datasets import DatasetDict
 from tqdm.auto import tqdm
 
 from . import result_store
-from .data import MISSING_LABEL, get_split
+from .data import get_split
 from .evidence import spearman_rows
 from .experiments import run_strategy
 from .freezing import trainable_count
@@ -31,6 +31,7 @@ from .runtime import seed_everything
 from .seeded_results import SeededResults
 from .shared_start import ModelMaker, SharedStart, once_per_seed  # noqa: F401 (public here)
 from .similarity import pair_cosines
+from .tasks import MISSING_LABEL
 from .training import TrainConfig, predict_labels, task_metrics
 
 

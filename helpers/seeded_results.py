@@ -57,7 +57,7 @@ class SeededResults:
         if metric == "accuracy":
             return mean_interval(self.correct[(run, task)])
         if metric == "spearman":
-            return self._sts_interval(run)
+            return self.sts_interval(run)
         scored = [self.logits[(run, seed)][self.split][task] for seed in self._seeds(run)]
         preds = np.stack([logits.argmax(dim=-1).numpy() for logits, _ in scored])
         return macro_f1_interval(scored[0][1], preds, scored[0][0].shape[-1])
@@ -65,7 +65,7 @@ class SeededResults:
     def _seeds(self, run: str) -> list[int]:
         return sorted(seed for name, seed in self.logits if name == run)
 
-    def _sts_interval(self, run: str, minus: str | None = None) -> dict[str, float]:
+    def sts_interval(self, run: str, minus: str | None = None) -> dict[str, float]:
         """STS Spearman of ``run`` (minus ``minus``'s, paired) over seeds and pairs."""
         if self.sts_gold is None:
             raise ValueError("no STS scores: run run_seeded(..., sts_pairs=pairs)")
@@ -84,7 +84,7 @@ class SeededResults:
         """Run ``a`` minus run ``b`` on ``task``, paired over seeds and sentences: accuracy
         (``helpers.evidence.paired_difference``), or Spearman for ``task="sts"``."""
         if task == "sts":
-            found = self._sts_interval(a, minus=b)
+            found = self.sts_interval(a, minus=b)
             return {"difference": found.pop("mean"), **found}
         for name in (a, b):
             if (name, task) not in self.correct:
@@ -142,7 +142,7 @@ def tradeoff_table(sources: Mapping[str, tuple[SeededResults, Sequence[str]]],
     for label, (results, runs) in sources.items():
         for run in runs:
             pooled = np.concatenate([results.correct[(run, task)] for task in tasks], axis=1)
-            found = {"accuracy": mean_interval(pooled), "STS Spearman": results._sts_interval(run)}
+            found = {"accuracy": mean_interval(pooled), "STS Spearman": results.sts_interval(run)}
             rows[f"{label} · {run}"] = {(what, key): interval[key] for what, interval in
                                         found.items() for key in ("mean", "ci_low", "ci_high")}
     table = pd.DataFrame.from_dict(rows, orient="index")

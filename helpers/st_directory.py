@@ -74,7 +74,7 @@ def own_settings(name_or_path: str | os.PathLike | None, pooling: str | None,
     resolved = resolve_model(name_or_path)
     settings = read_st_directory(resolved) if Path(resolved).is_dir() else None
     if settings is None:
-        return (name_or_path, "mean" if pooling is None else pooling,
+        return (resolved, "mean" if pooling is None else pooling,
                 True if normalize is None else normalize)
     return (settings.transformer, settings.pooling if pooling is None else pooling,
             settings.normalize if normalize is None else normalize)

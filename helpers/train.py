@@ -14,11 +14,12 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from .cli import add_train_arguments
-from .data import TaskSpec, infer_tasks, load_sentences
+from .data import infer_tasks, load_sentences
 from .encoder import MAX_LENGTH, SentenceEncoder
 from .experiments import run_strategy, split_metrics
 from .multitask import MultiTaskModel
 from .runtime import process_state, quiet_libraries
+from .tasks import TaskSpec
 from .training import TrainConfig
 
 # pooling / normalize None: a sentence-transformers directory's own, else mean, normalised

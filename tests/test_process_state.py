@@ -1,5 +1,6 @@
 """Library calls leave the process as they found it; only notebook_setup() changes it."""
 
+import os
 import subprocess
 import sys
 
@@ -42,3 +43,25 @@ def test_import_and_calls_change_nothing_process_wide(tiny_model_dir):
     before, after_import, after_calls, opted_in = result.stdout.strip().split("|")
     assert before == after_import == after_calls
     assert opted_in == "(2, 40)"  # notebook_setup: 2 threads, transformers at ERROR
+
+
+QUIET_PROBE = """
+import os, sys
+if sys.argv[1] == "before":
+    import datasets
+from helpers.runtime import quiet_libraries
+quiet_libraries()
+loaded_by_quieting = "datasets" in sys.modules and sys.argv[1] == "after"
+import datasets
+print(loaded_by_quieting, datasets.is_progress_bar_enabled(), datasets.logging.get_verbosity())
+"""
+
+
+@pytest.mark.parametrize("datasets_imported", ["before", "after"])
+def test_quiet_libraries_quiets_datasets_without_importing_it(datasets_imported):
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("HF_DATASETS_DISABLE_PROGRESS_BARS", "DATASETS_VERBOSITY")}
+    result = subprocess.run([sys.executable, "-c", QUIET_PROBE, datasets_imported], cwd=REPO,
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["False", "False", "40"]  # not imported; quiet; ERROR

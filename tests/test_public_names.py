@@ -32,10 +32,11 @@ def test_an_unknown_name_is_an_attribute_error_naming_it():
         helpers.frezee  # noqa: B018
 
 
-def test_the_command_line_imports_no_plotting_training_or_widgets():
+def test_the_command_line_imports_no_plotting_training_data_libraries_or_widgets():
     probe = ("import sys, helpers.cli, helpers.multitask, helpers.default_model as d; "
-             "d.default_model_dir(); "
+             "helpers.cli.quiet_libraries(); d.default_model_dir(); "
              "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'sklearn', 'peft', "
+             "'datasets', "
              "'helpers.training.loop', 'helpers.training.callbacks', 'helpers.plots') "
              "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,

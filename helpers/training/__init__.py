@@ -13,14 +13,14 @@ from typing import Any
 _NAMES = {
     "callbacks": ("BestModel", "Callback", "EarlyStopping", "GradientConflictProbe",
                   "GradualUnfreezing", "TrainState", "gradient_conflicts"),
-    "config": ("TrainConfig",),
+    "config": ("SAMPLINGS", "TrainConfig"),
     "evaluation": ("confusion", "evaluate", "predict_labels", "split_metrics",
                    "task_metrics"),
     "metric_names": ("METRIC_KINDS", "metric_name"),
     "frozen_layers": ("encoder_is_frozen",),
     "history": ("History",),
     "loop": ("train",),
-    "mixture": ("SAMPLINGS", "source_schedule"),
+    "mixture": ("source_schedule",),
 }
 _MODULE_OF = {name: module for module, names in _NAMES.items() for name in names}
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from ..data import TaskSpec
+from ..tasks import TaskSpec
 
 
 def label_ids(dataset: Dataset, tasks: Sequence[TaskSpec]) -> dict[str, np.ndarray]:

@@ -14,11 +14,12 @@ from dataclasses import dataclass, fields
 from ..precision import TRAINING_PRECISIONS
 from ..validation import check_choice, check_positive_int
 from .metric_names import parse_metric
-from .mixture import BATCHINGS, SAMPLINGS
 from .optim import SCHEDULES, check_layer_lrs
 from .weighting import WEIGHTINGS
 
 TRACKERS = ("tensorboard",)
+SAMPLINGS = ("proportional", "round_robin", "temperature")  # how sources share the steps
+BATCHINGS = ("grouped", "random")
 
 
 @dataclass

@@ -15,9 +15,10 @@ import torch.nn.functional as F
 from datasets import Dataset, DatasetDict
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-from ..data import MISSING_LABEL, TaskSpec, get_split
+from ..data import get_split
 from ..modes import evaluating
 from ..multitask import MultiTaskModel
+from ..tasks import MISSING_LABEL, TaskSpec
 from .batching import collate_fn
 from .metric_names import MEAN, METRIC_KINDS, metric_name
 

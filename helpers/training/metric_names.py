@@ -21,6 +21,12 @@ def metric_name(split: str | None, task: str, kind: str) -> str:
     return f"{split}/{task}/{kind}" if split else f"{task}/{kind}"
 
 
+def split_name(name: str) -> tuple[str, str, str] | None:
+    """``"validation/topic/accuracy"`` → (split, task, kind); any other name → None."""
+    fields = name.split("/")
+    return (fields[0], fields[1], fields[2]) if len(fields) == 3 else None
+
+
 def parse_metric(metric: object, where: str) -> tuple[str, str]:
     """``"TASK/KIND"`` → (task, kind); anything else is an error listing the valid forms."""
     match = _METRIC.match(metric) if isinstance(metric, str) else None

@@ -18,12 +18,12 @@ import torch
 from datasets import Dataset, DatasetDict
 from torch.utils.data import DataLoader, Sampler
 
-from ..data import TaskSpec, get_split
+from ..data import get_split
 from ..multitask import MultiTaskModel
+from ..tasks import TaskSpec
 from ..validation import check_choice
+from .config import BATCHINGS
 
-SAMPLINGS = ("proportional", "round_robin", "temperature")
-BATCHINGS = ("grouped", "random")
 TrainData = DatasetDict | Mapping[str, Dataset | DatasetDict]
 
 

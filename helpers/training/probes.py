@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..data import MISSING_LABEL
+from ..tasks import MISSING_LABEL
 from .batching import label_ids
 from .mixture import Source
 

@@ -56,15 +56,17 @@ def _average_across_processes(parameters: Sequence[torch.nn.Parameter]) -> None:
 def _forward(run: Run, state: TrainState, step: list[tuple[int, dict]]
              ) -> tuple[dict, torch.Tensor]:
     """The step's task losses (one batch per source in it), under autocast; and a zero
-    that reaches every head, to backpropagate when no row is labelled (so every process
-    of a data-parallel run takes part in the backward)."""
+    that reaches every trained head, to backpropagate when no row is labelled (so every
+    process of a data-parallel run takes part in the backward). A head its run does not
+    train gets no gradient, not a zero one, which AdamW's weight decay would still move."""
     losses, zero = {}, 0.0
     with state.accelerator.autocast():
         for source, batch in step:
             logits = forward_batch(run.net, model_inputs(run.prefixes[source], state.model,
                                                          batch))
             losses.update(task_losses(logits, batch["labels"]))
-            zero = zero + sum(values.sum() for values in logits.values()) * 0.0
+            zero = zero + sum(logits[task].sum() for task in batch["labels"]
+                              if task in logits) * 0.0
     return losses, zero
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from tqdm.auto import tqdm
 
 from .callbacks import Callback, TrainState
-from .metric_names import MEAN
+from .metric_names import MEAN, split_name
 
 SHORT_KINDS = {"accuracy": "acc", "macro_f1": "F1", "loss": "loss"}
 
@@ -28,9 +28,8 @@ def train_losses(steps: list[dict], epoch: int) -> dict[str, float]:
         if row.get("epoch") != epoch:
             continue
         for name, value in row.items():
-            parts = name.split("/")
-            if len(parts) == 3 and parts[0] == "train" and parts[2] == "loss" \
-                    and math.isfinite(value):
+            parts = split_name(name)
+            if parts and parts[0] == "train" and parts[2] == "loss" and math.isfinite(value):
                 sums.setdefault(parts[1], []).append(value)
     return {task: sum(values) / len(values) for task, values in sums.items()}
 
@@ -43,8 +42,8 @@ def summary_line(record: dict, losses: dict[str, float], epochs: int, seconds: f
              "train loss " + " ".join(f"{task} {loss:.3f}" for task, loss in losses.items())]
     metrics: dict[str, list[str]] = {}
     for name, value in record.items():
-        fields = name.split("/")
-        if split is None or len(fields) != 3 or fields[0] != split or fields[1] == MEAN:
+        fields = split_name(name)
+        if split is None or fields is None or fields[0] != split or fields[1] == MEAN:
             continue
         metrics.setdefault(fields[1], []).append(f"{SHORT_KINDS[fields[2]]} {value:.3f}")
     if metrics:

@@ -29,7 +29,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import MISSING_LABEL
+from ..tasks import MISSING_LABEL
 
 WEIGHTINGS = ("fixed", "uncertainty", "pcgrad")
 Backward = Callable[..., None]  # (loss, retain_graph=...) -> None
