@@ -29,10 +29,12 @@ import torch
 import transformers
 
 # Modules that only show or compare results: editing them keeps the stored runs valid.
-# (export.py and default_model.py turn a trained model into files; no sweep calls them.)
+# (export.py and default_model.py turn a trained model into files, and quantize.py makes
+# int8/bf16 copies for inference; no sweep calls them: every stored run is fp32.)
 DISPLAY_ONLY = {"plots", "widgets.py", "cli.py", "modelcard.py", "datacard.py", "mistakes.py",
                 "calibration.py", "evidence.py", "seeded_results.py", "result_store.py",
-                "__main__.py", "train.py", "baselines.py", "export.py", "default_model.py"}
+                "__main__.py", "train.py", "baselines.py", "export.py", "default_model.py",
+                "quantize.py"}
 SIMPLE = (int, float, str, bool, type(None), tuple, list, frozenset)
 
 
