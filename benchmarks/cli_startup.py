@@ -4,8 +4,9 @@ The floor is what the libraries cost: a fresh process that imports torch and
 transformers, loads the packaged backbone and encodes one sentence. Each command runs
 in a fresh process too, on the cached default model (built first if missing), and the
 median of ``--repeats`` runs is reported, floor and commands interleaved so that a
-noisy neighbour hits them alike. ``--importtime`` also prints the slowest imports of
-``sentence-mtl predict`` (``python -X importtime``).
+noisy neighbour hits them alike, with the median of each round's paired difference.
+``--importtime`` also prints the slowest imports of ``sentence-mtl predict``
+(``python -X importtime``).
 
     python benchmarks/cli_startup.py --repeats 5
 """
@@ -71,12 +72,13 @@ def main() -> None:
     for _ in range(args.repeats):
         for name, command in COMMANDS.items():
             times[name].append(seconds(command))
-    floor = statistics.median(times["bare load-and-encode script"])
-    print(f"median of {args.repeats} fresh processes, {os.cpu_count()} CPUs")
+    floor = times["bare load-and-encode script"]
+    print(f"median of {args.repeats} fresh processes, {os.cpu_count()} CPUs; 'over the script' "
+          "is the median of each round's difference (paired: a slow round slows all three)")
     for name, runs in times.items():
-        median = statistics.median(runs)
-        print(f"  {name:<30} {median:6.2f} s  (+{median - floor:.2f} s over the script; "
-              f"runs {', '.join(f'{t:.2f}' for t in runs)})")
+        paired = statistics.median(took - bare for took, bare in zip(runs, floor, strict=True))
+        print(f"  {name:<30} {statistics.median(runs):6.2f} s  ({paired:+.2f} s over the "
+              f"script; runs {', '.join(f'{t:.2f}' for t in runs)})")
     if args.importtime:
         print("slowest imports of `sentence-mtl predict` (cumulative s):")
         for took, name in slowest_imports(COMMANDS["sentence-mtl predict"], 8):
