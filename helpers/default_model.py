@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-BUILD_SECONDS = 70  # measured: 65 s on 2 cores, AMD EPYC (AVX2), fp32 (README)
+BUILD_SECONDS = 70  # measured: 71 s on 2 cores, AMD EPYC (AVX2), fp32 (README)
 
 
 def cache_dir() -> Path:
