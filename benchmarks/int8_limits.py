@@ -7,8 +7,8 @@ Run by hand: ``python benchmarks/int8_limits.py``. Three measurements:
    ``reduce_range``) and 7-bit weights. Without VNNI the kernels add pairs of
    unsigned×signed 8-bit products in 16 bits, which saturate when both use all 8 bits
    (255 × 127 × 2 > 32,767; 255 × 64 × 2 is not).
-2. Which tokens set the per-tensor activation scale: each linear layer's largest input
-   on the [CLS] token against the largest on a word.
+2. Which tokens set the per-tensor activation scale: each feed-forward layer's largest
+   input on the [CLS] token against the largest on a word.
 3. Rank agreement with fp32 (Spearman of all pairwise cosines of ``--sentences`` test
    sentences; see encode_throughput.py) for today's int8 and for variants: weights alone
    rounded (simulated in fp32), per-token 8-bit activations (simulated), 7-bit weights
@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import time
 import warnings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from encode_throughput import agreement  # noqa: E402
+from encode_throughput import agreement, best_rate  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.ao.quantization import (  # noqa: E402
     PerChannelMinMaxObserver,
@@ -147,16 +146,6 @@ def cls_fp32(encoder: SentenceEncoder) -> SentenceEncoder:
     return copied
 
 
-def speed(encoder: SentenceEncoder, sentences: list[str]) -> float:
-    encoder.encode(sentences[:64])
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        encoder.encode(sentences)
-        times.append(time.perf_counter() - start)
-    return len(sentences) / min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=400)
@@ -181,7 +170,7 @@ def main() -> None:
     print(f"3. agreement with fp32 over all pairs of {len(sentences)} test sentences:")
     for name, (encoder, timed) in variants.items():
         rank, change = agreement(reference, encoder.encode(sentences, convert_to="torch").float())
-        rate = f"{speed(encoder, sentences):6.0f} sentences/s" if timed else ""
+        rate = f"{best_rate(encoder.encode, sentences, 3):6.0f} sentences/s" if timed else ""
         print(f"  {name:<50} {rank:.5f}  mean |cos change| {change:.5f}  {rate}")
 
 
