@@ -47,6 +47,20 @@ def test_two_processes_split_the_data_and_stay_in_sync(tmp_path, tiny_model_dir,
     assert (tmp_path / "checkpoints" / "best" / "model.safetensors").is_file()
 
 
+def test_pcgrad_in_two_processes_with_unlabelled_steps(tmp_path, tiny_model_dir):
+    """PCGrad's backwards sync by hand. They failed under DDP ("gradient which is undefined,
+    but still allreduced": the forward ran before ``no_sync``), and a process whose step had
+    no labelled row skipped the sync by hand the other process waited in."""
+    result = subprocess.run(
+        [*LAUNCHERS["torchrun"], str(REPO / "tests" / "distributed_run.py"), str(tmp_path),
+         str(tiny_model_dir), "pcgrad"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["steps"] for r in ranks] == [12, 12]  # 24 rows, one a batch, 12 per process
+    assert ranks[0]["weights"] == ranks[1]["weights"], "weights differ across processes"
+    assert ranks[0]["moved"], "the run did not train"
+
+
 def _decoded_training_texts(model_dir) -> set[str]:
     """The 24 training rows as the tokenizer gives them back (lower case, no accents)."""
     from transformers import AutoTokenizer

@@ -44,13 +44,18 @@ class Run:
 
 
 def _average_across_processes(parameters: Sequence[torch.nn.Parameter]) -> None:
-    """Gradients of parameters outside the DDP-wrapped model (learned loss weights)."""
+    """Gradients that DDP does not average (learned loss weights; everything after a
+    weighting's backwards by hand). A gradient some process lacks counts as zeros there,
+    as in DDP; one that no process has stays None, so AdamW's decay leaves it alone."""
     if processes() == 1:
         return
-    for parameter in parameters:
-        if parameter.grad is None:
-            parameter.grad = torch.zeros_like(parameter)
-        mean_across_processes(parameter.grad)
+    present = torch.tensor([float(p.grad is not None) for p in parameters])
+    mean_across_processes(present)
+    for parameter, anywhere in zip(parameters, present.tolist(), strict=True):
+        if anywhere:
+            if parameter.grad is None:
+                parameter.grad = torch.zeros_like(parameter)
+            mean_across_processes(parameter.grad)
 
 
 def _forward(run: Run, state: TrainState, step: list[tuple[int, dict]]
@@ -74,21 +79,24 @@ def _backward(run: Run, state: TrainState, step: list, divisor: int, sync: bool
               ) -> tuple[float, dict] | None:
     """Losses, then the weighting's backward outside autocast (as PyTorch recommends), each
     loss divided by the micro-batches of this update. Gradients sync across processes on
-    the update's last micro-batch, or by hand when a weighting needs several backwards."""
+    the update's last micro-batch, or by hand when a weighting needs several backwards.
+    DDP decides at the forward whether the backward syncs, so the forward runs in the
+    same context; every process reaches the sync by hand, an unlabelled step too."""
     accelerator = state.accelerator
-    losses, zero = _forward(run, state, step)
     by_hand = run.weighting.backward_passes > 1
     with nullcontext() if sync and not by_hand else accelerator.no_sync(run.net):
+        losses, zero = _forward(run, state, step)
+
         def backward(loss: torch.Tensor, **options) -> None:
             accelerator.backward(loss / divisor, **options)
 
-        if not losses:
+        if losses:
+            total = run.weighting.backward(losses, shared_parameters(state.model), backward)
+        else:
             backward(zero)
-            return None
-        total = run.weighting.backward(losses, shared_parameters(state.model), backward)
     if sync and by_hand:
         _average_across_processes([p for p in state.model.parameters() if p.requires_grad])
-    return float(total.detach()), losses
+    return (float(total.detach()), losses) if losses else None
 
 
 def _step(run: Run, state: TrainState) -> None:
