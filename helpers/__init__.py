@@ -21,7 +21,7 @@ _MODULES = ("calibration", "data", "dimensions", "evidence", "experiments", "mis
             "plots", "precision", "seeded", "similarity", "training", "widgets")
 _MOVED = {name: f"training.{name}" for name in ("batching", "optim", "weighting")}
 _NAMES = {
-    "POOLING_MODES": "pooling", "SENTENCE_TASKS": "data", "TaskSpec": "data",
+    "POOLING_MODES": "pooling", "SENTENCE_TASKS": "tasks", "TaskSpec": "tasks",
     "load_sentences": "data", "SentenceEncoder": "encoder", "GradualUnfreezer": "freezing",
     "freeze": "freezing", "trainable_report": "freezing", "default_model_path": "loading",
     "top_block_feed_forward": "freeze_patterns",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from torch import nn
+
+if TYPE_CHECKING:  # pandas loads where a table is built: the command line never builds one
+    import pandas as pd
 
 _LAYER = re.compile(r"\.layers?\.(\d+)\.")
 # Encoder parameters that every block reads (MPNet's relative attention bias, DeBERTa's
@@ -73,6 +76,8 @@ def layer_drift(model: nn.Module, reference: nn.Module, num_layers: int) -> pd.S
 
     The picture that explains layer-wise rates: with decay the lower layers move less.
     """
+    import pandas as pd
+
     before = dict(reference.named_parameters())
     moved: dict[str, list[float]] = {}
     for name, parameter in model.named_parameters():
@@ -94,6 +99,8 @@ def parameter_table(model: nn.Module) -> pd.DataFrame:
     """Parameters per component of a ``MultiTaskModel`` (embeddings, each layer, pooler,
     projection, each head); ``used`` is False for components no pooling reads (always
     frozen)."""
+    import pandas as pd
+
     counts: dict[str, list[int]] = {}
     for name, parameter in model.named_parameters():
         total, trainable = counts.setdefault(model.component(name), [0, 0])

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from torch import nn
 
 from .validation import check_choice, check_positive_int
+
+if TYPE_CHECKING:  # pandas loads where a table is built: the command line never builds one
+    import pandas as pd
 
 HEAD_KINDS = ("linear", "mlp")
 
@@ -107,6 +110,8 @@ def head_configs(head: HeadSpec | Mapping[str, HeadSpec], tasks: Sequence[str],
 
 def head_table(configs: Mapping[str, HeadConfig], heads: Mapping[str, nn.Module]) -> pd.DataFrame:
     """One row per task: the head's shape and its parameter count."""
+    import pandas as pd
+
     return pd.DataFrame(
         [{"task": name, "head": config.describe(),
           "parameters": sum(p.numel() for p in heads[name].parameters())}

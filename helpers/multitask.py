@@ -12,8 +12,8 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -27,6 +27,9 @@ from .pooling import check_dim, truncate
 from .runtime import drawn_from
 from .tasks import TaskSpec
 from .validation import check_choice, check_positive_int, check_sentences
+
+if TYPE_CHECKING:  # pandas loads where a table is built: the command line never builds one
+    import pandas as pd
 
 CONFIG_FILE, WEIGHTS_FILE = saving.CONFIG_FILE, saving.WEIGHTS_FILE
 FORMAT_VERSION = 1
@@ -188,6 +191,8 @@ class MultiTaskModel(nn.Module):
     def predict_frame(self, sentences: str | Sequence[str], batch_size: int = 32
                       ) -> pd.DataFrame:
         """One row per sentence: each task's label and the probability of that label."""
+        import pandas as pd
+
         items = [sentences] if isinstance(sentences, str) else list(sentences)
         rows = []
         for text, result in zip(items, self.predict(items, batch_size), strict=True):

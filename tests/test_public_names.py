@@ -36,7 +36,7 @@ def test_the_command_line_imports_no_plotting_training_data_libraries_or_widgets
     probe = ("import sys, helpers.cli, helpers.multitask, helpers.default_model as d; "
              "helpers.cli.quiet_libraries(); d.default_model_dir(); "
              "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'sklearn', 'peft', "
-             "'datasets', "
+             "'datasets', 'pandas', "
              "'helpers.training.loop', 'helpers.training.callbacks', 'helpers.plots') "
              "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,

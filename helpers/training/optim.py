@@ -23,13 +23,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 from torch import nn
 
 from ..multitask import MultiTaskModel
 from ..validation import check_choice
+
+if TYPE_CHECKING:  # pandas loads where a table is built: the command line never builds one
+    import pandas as pd
 
 SCHEDULES = ("linear", "cosine", "constant")
 HEADS = "heads"  # the layer_lrs key of everything above the encoder
@@ -131,6 +134,8 @@ def layerwise_param_groups(
     (see the module docstring) sets every rate; ``lr``, ``decay`` and ``head_lr`` are then
     not used (``TrainConfig`` refuses both at once).
     """
+    import pandas as pd
+
     top, unused = model.encoder.top_layer, model.unused_components()
     rates = _layer_rates(top, lr, decay, head_lr, layer_lrs)
     groups: dict[tuple[str, bool], dict] = {}
