@@ -116,3 +116,20 @@ def head_table(configs: Mapping[str, HeadConfig], heads: Mapping[str, nn.Module]
         [{"task": name, "head": config.describe(),
           "parameters": sum(p.numel() for p in heads[name].parameters())}
          for name, config in configs.items()]).set_index("task")
+
+
+def prediction_table(sentences: Sequence[str], results: Sequence[Mapping[str, dict]],
+                     task_names: Sequence[str]) -> pd.DataFrame:
+    """One row per sentence of ``MultiTaskModel.predict`` results: each task's label and the
+    probability of that label, in ``task_names`` order."""
+    import pandas as pd
+
+    rows = []
+    for text, result in zip(sentences, results, strict=True):
+        row: dict[str, object] = {"text": text}
+        for name, answer in result.items():
+            row[name] = answer["label"]
+            row[f"{name} p"] = round(answer["probs"][answer["label"]], 3)
+        rows.append(row)
+    columns = [c for name in task_names for c in (name, f"{name} p")]
+    return pd.DataFrame(rows, columns=["text", *columns])

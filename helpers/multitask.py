@@ -20,7 +20,7 @@ from torch import nn
 from . import saving
 from .components import component_of, parameter_table
 from .encoder import SentenceEncoder
-from .heads import HeadSpec, head_configs, head_table
+from .heads import HeadSpec, head_configs, head_table, prediction_table
 from .modelcard import model_card
 from .modes import evaluating
 from .pooling import check_dim, truncate
@@ -191,18 +191,8 @@ class MultiTaskModel(nn.Module):
     def predict_frame(self, sentences: str | Sequence[str], batch_size: int = 32
                       ) -> pd.DataFrame:
         """One row per sentence: each task's label and the probability of that label."""
-        import pandas as pd
-
         items = [sentences] if isinstance(sentences, str) else list(sentences)
-        rows = []
-        for text, result in zip(items, self.predict(items, batch_size), strict=True):
-            row: dict[str, object] = {"text": text}
-            for name, answer in result.items():
-                row[name] = answer["label"]
-                row[f"{name} p"] = round(answer["probs"][answer["label"]], 3)
-            rows.append(row)
-        columns = [c for name in self.task_names for c in (name, f"{name} p")]
-        return pd.DataFrame(rows, columns=["text", *columns])
+        return prediction_table(items, self.predict(items, batch_size), self.task_names)
 
     def component(self, parameter_name: str) -> str:
         """The component of one parameter (see ``component_of`` for the layer numbering)."""
