@@ -98,16 +98,23 @@ def rounded_weights(encoder: SentenceEncoder, bits: int) -> SentenceEncoder:
     return copied
 
 
+def per_token_levels(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``x`` on 256 levels (0 … 255, as floats) with one scale and zero point per token (last
+    dimension), so that ``(levels - zero) * scale`` is ``x`` rounded."""
+    low = x.amin(-1, keepdim=True).clamp(max=0)
+    high = x.amax(-1, keepdim=True).clamp(min=0)
+    scale = ((high - low) / 255).clamp(min=1e-12)
+    zero = (-low / scale).round()
+    return (x / scale + zero).round().clamp(0, 255), scale, zero
+
+
 def per_token_activations(encoder: SentenceEncoder) -> SentenceEncoder:
     """8-bit weights and 8-bit activations with one scale per token, simulated in fp32."""
     copied = rounded_weights(encoder, 8)
 
     def fake_quantize(_, args: tuple) -> tuple:
-        low = args[0].amin(-1, keepdim=True).clamp(max=0)
-        high = args[0].amax(-1, keepdim=True).clamp(min=0)
-        scale = ((high - low) / 255).clamp(min=1e-12)
-        zero = (-low / scale).round()
-        return (((args[0] / scale + zero).round().clamp(0, 255) - zero) * scale,)
+        levels, scale, zero = per_token_levels(args[0])
+        return ((levels - zero) * scale,)
 
     for module in copied.backbone.encoder.modules():
         if isinstance(module, nn.Linear):
@@ -142,12 +149,8 @@ class PerTokenInt8Linear(nn.Module):
         self.bias = linear.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1])
-        low = flat.amin(-1, keepdim=True).clamp(max=0)
-        high = flat.amax(-1, keepdim=True).clamp(min=0)
-        scale = ((high - low) / 255).clamp(min=1e-12)
-        zero = (-low / scale).round()
-        shifted = ((flat / scale + zero).round().clamp(0, 255) - 128).to(torch.int8)
+        levels, scale, zero = per_token_levels(x.reshape(-1, x.shape[-1]))
+        shifted = (levels - 128).to(torch.int8)
         products = torch._int_mm(shifted, self.weight).float()
         out = (products + (128 - zero) * self.column_sums) * scale * self.weight_scale
         out = out if self.bias is None else out + self.bias
@@ -159,9 +162,7 @@ def per_token_int8(encoder: SentenceEncoder) -> SentenceEncoder:
     copied = copy.deepcopy(encoder)
     for name, module in list(copied.backbone.encoder.named_modules()):
         if isinstance(module, nn.Linear):
-            parent, attribute = name.rsplit(".", 1)
-            setattr(copied.backbone.encoder.get_submodule(parent), attribute,
-                    PerTokenInt8Linear(module))
+            copied.backbone.encoder.set_submodule(name, PerTokenInt8Linear(module))
     return copied
 
 
@@ -180,9 +181,8 @@ def cls_fp32(encoder: SentenceEncoder) -> SentenceEncoder:
     full.set_attn_implementation("eager")
     for name, module in list(copied.backbone.encoder.named_modules()):
         if isinstance(module, FullRangeDynamicLinear):
-            parent, attribute = name.rsplit(".", 1)
-            setattr(copied.backbone.encoder.get_submodule(parent), attribute,
-                    FirstTokenFP32(full.encoder.get_submodule(name), module))
+            copied.backbone.encoder.set_submodule(
+                name, FirstTokenFP32(full.encoder.get_submodule(name), module))
     return copied
 
 
