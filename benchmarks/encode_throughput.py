@@ -7,9 +7,10 @@ one warm-up, and reports sentences/second, ratios, and the STS Spearman on
 data/sts_pairs.csv for each variant. Since 180 scored pairs cannot see a loss of half a
 point, each variant is also compared with fp32 without labels, over every pair of 1,000
 test sentences (499,500 pairs): the Spearman correlation of its cosine similarities with
-fp32's ("rank agreement") and the mean absolute change of a cosine. int8 keeps
-``helpers.quantize.KEEP_FP32`` in fp32 (see benchmarks/int8_sensitivity.py); bf16 is fast
-only on a CPU with native bf16.
+fp32's ("rank agreement") and the mean absolute change of a cosine. int8 is measured on
+both of its routes (``helpers.quantize``): per token, which ``quantize="int8"`` takes where
+``torch._int_mm`` is fast (VNNI or AMX; skipped elsewhere, where it runs a plain loop), and
+per tensor; bf16 is fast only on a CPU with native bf16.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sentence_transformers import SentenceTransformer  # noqa: E402
 
 from helpers import SentenceEncoder, default_model_path, load_sentences, notebook_setup  # noqa: E402
 from helpers.precision import encoding_precision, native_bf16  # noqa: E402
+from helpers.quantize import fast_int8_matmul, quantize_backbone  # noqa: E402
 from helpers.similarity import sts_spearman  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -55,6 +57,18 @@ def agreement(reference: torch.Tensor, vectors: torch.Tensor) -> tuple[float, fl
     return float(rank), float((found - expected).abs().mean())
 
 
+def variants() -> dict[str, SentenceEncoder]:
+    """fp32, int8 on each route this CPU runs fast, and bf16, each as a SentenceEncoder."""
+    encoders = {"fp32": SentenceEncoder.from_pretrained()}
+    for per_token in (True, False) if fast_int8_matmul() else (False,):
+        encoder = SentenceEncoder.from_pretrained()
+        encoder.backbone = quantize_backbone(encoder.backbone, "int8", per_token=per_token)
+        encoder.quantize = "int8"
+        encoders[f"int8 per-{'token' if per_token else 'tensor'}"] = encoder
+    encoders["bf16"] = SentenceEncoder.from_pretrained(quantize="bf16")
+    return encoders
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=32)
@@ -76,9 +90,8 @@ def main() -> None:
     spearman = {"sentence-transformers": sts_spearman(reference, pairs)}
     unlabelled = list(load_sentences()["test"]["text"][:1000])
     vectors, agree = {}, {}
-    for mode in (None, "int8", "bf16"):
-        encoder = SentenceEncoder.from_pretrained(quantize=mode)
-        name = f"SentenceEncoder {mode or 'fp32'}"
+    for variant, encoder in variants().items():
+        name = f"SentenceEncoder {variant}"
         rates[name] = best_rate(
             lambda s, e=encoder: e.encode(s, batch_size=args.batch_size), sentences, args.repeats
         )
@@ -98,10 +111,11 @@ def main() -> None:
         "mean |cos change|": pd.Series({k: v[1] for k, v in agree.items()}).round(5),
     })
     print(table.to_string())
-    rank, _ = agree["SentenceEncoder int8"]
-    print(f"int8 vs fp32 over {len(unlabelled) * (len(unlabelled) - 1) // 2:,} pairs of "
-          f"{len(unlabelled)} test sentences: rank agreement {rank:.5f}, "
-          f"{rates['SentenceEncoder int8'] / fp32:.2f}x the speed")
+    route = "per-token" if fast_int8_matmul() else "per-tensor"
+    name = f"SentenceEncoder int8 {route}"
+    print(f"int8 (quantize='int8' takes the {route} route here) vs fp32 over "
+          f"{len(unlabelled) * (len(unlabelled) - 1) // 2:,} pairs of {len(unlabelled)} test "
+          f"sentences: rank agreement {agree[name][0]:.5f}, {rates[name] / fp32:.2f}x the speed")
     print(f"quantize='auto' picks {encoding_precision('auto') or 'fp32'} on this CPU "
           f"(PyTorch kernels: {torch.backends.cpu.get_cpu_capability()}, "
           f"native bf16: {native_bf16()})")

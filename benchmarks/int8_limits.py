@@ -10,9 +10,10 @@ Run by hand: ``python benchmarks/int8_limits.py``. Three measurements:
 2. Which tokens set the per-tensor activation scale: each feed-forward layer's largest
    input on the [CLS] token against the largest on a word.
 3. Rank agreement with fp32 (Spearman of all pairwise cosines of ``--sentences`` test
-   sentences; see encode_throughput.py) for today's int8 and for variants: weights alone
-   rounded (simulated in fp32), per-token 8-bit activations (simulated, and with real
-   ``torch._int_mm`` kernels: slow without VNNI, about 2x fp32 with it), 7-bit weights (no
+   sentences; see encode_throughput.py) for both routes of helpers.quantize (per token
+   with real ``torch._int_mm`` kernels: timed only where they are fast, with VNNI; the
+   value projections kept fp32, and every layer int8) and for variants: weights alone
+   rounded (simulated in fp32), per-token 8-bit activations (simulated), 7-bit weights (no
    saturation possible), and 7-bit weights with the [CLS] row kept in fp32 (real kernels,
    with their speed).
 """
@@ -37,7 +38,14 @@ from torch.ao.quantization import (  # noqa: E402
 )
 
 from helpers import SentenceEncoder, load_sentences, notebook_setup  # noqa: E402
-from helpers.quantize import KEEP_FP32, FullRangeDynamicLinear, _quantized_engine  # noqa: E402
+from helpers.quantize import (  # noqa: E402
+    KEEP_FP32_PER_TENSOR,
+    FullRangeDynamicLinear,
+    _quantized_engine,
+    fast_int8_matmul,
+    quantize_backbone,
+    token_levels,
+)
 
 
 def int8_linears(module: nn.Module, weight_bits: int, keep: tuple[str, ...] = ()) -> nn.Module:
@@ -98,27 +106,25 @@ def rounded_weights(encoder: SentenceEncoder, bits: int) -> SentenceEncoder:
     return copied
 
 
-def per_token_levels(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``x`` on 256 levels (0 … 255, as floats) with one scale and zero point per token (last
-    dimension), so that ``(levels - zero) * scale`` is ``x`` rounded."""
-    low = x.amin(-1, keepdim=True).clamp(max=0)
-    high = x.amax(-1, keepdim=True).clamp(min=0)
-    scale = ((high - low) / 255).clamp(min=1e-12)
-    zero = (-low / scale).round()
-    return (x / scale + zero).round().clamp(0, 255), scale, zero
-
-
 def per_token_activations(encoder: SentenceEncoder) -> SentenceEncoder:
     """8-bit weights and 8-bit activations with one scale per token, simulated in fp32."""
     copied = rounded_weights(encoder, 8)
 
     def fake_quantize(_, args: tuple) -> tuple:
-        levels, scale, zero = per_token_levels(args[0])
-        return ((levels - zero) * scale,)
+        levels, scale, shift = token_levels(args[0].reshape(-1, args[0].shape[-1]))
+        return (((levels.float() + shift) * scale).reshape(args[0].shape),)
 
     for module in copied.backbone.encoder.modules():
         if isinstance(module, nn.Linear):
             module.register_forward_pre_hook(fake_quantize)
+    return copied
+
+
+def int8_route(encoder: SentenceEncoder, per_token: bool, keep: tuple[str, ...] | None = None
+               ) -> SentenceEncoder:
+    """A copy of ``encoder`` on one route of helpers.quantize (``keep`` None: its default)."""
+    copied = copy.deepcopy(encoder)
+    copied.backbone = quantize_backbone(copied.backbone, "int8", keep, per_token)
     return copied
 
 
@@ -133,49 +139,17 @@ class FirstTokenFP32(nn.Module):
         return torch.cat([self.full(x[:, :1]), self.quantized(x[:, 1:].contiguous())], dim=1)
 
 
-class PerTokenInt8Linear(nn.Module):
-    """8-bit weights per output channel and 8-bit activations with one scale and zero point
-    per token, multiplied by ``torch._int_mm`` (int8 × int8 → int32): the simulated
-    per-token variant with real kernels, fast where the CPU has VNNI. The activations' zero
-    point is folded back through the weights' column sums."""
-
-    def __init__(self, linear: nn.Linear) -> None:
-        super().__init__()
-        weight = linear.weight.detach()
-        self.weight_scale = weight.abs().amax(1).clamp(min=1e-12) / 127
-        self.weight = (weight / self.weight_scale[:, None]).round().clamp(-127, 127) \
-            .to(torch.int8).t().contiguous()
-        self.column_sums = self.weight.sum(0, dtype=torch.int32).float()
-        self.bias = linear.bias
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        levels, scale, zero = per_token_levels(x.reshape(-1, x.shape[-1]))
-        shifted = (levels - 128).to(torch.int8)
-        products = torch._int_mm(shifted, self.weight).float()
-        out = (products + (128 - zero) * self.column_sums) * scale * self.weight_scale
-        out = out if self.bias is None else out + self.bias
-        return out.reshape(*x.shape[:-1], -1)
-
-
-def per_token_int8(encoder: SentenceEncoder) -> SentenceEncoder:
-    """Every encoder linear layer a ``PerTokenInt8Linear`` (real int8 kernels)."""
-    copied = copy.deepcopy(encoder)
-    for name, module in list(copied.backbone.encoder.named_modules()):
-        if isinstance(module, nn.Linear):
-            copied.backbone.encoder.set_submodule(name, PerTokenInt8Linear(module))
-    return copied
-
-
 def seven_bit_weights(encoder: SentenceEncoder) -> SentenceEncoder:
-    """7-bit weights (no saturation possible), 8-bit activations, KEEP_FP32 kept."""
+    """7-bit weights (no saturation possible), 8-bit activations, KEEP_FP32_PER_TENSOR kept."""
     copied = copy.deepcopy(encoder)
     copied.backbone.set_attn_implementation("eager")
-    copied.backbone = int8_linears(copied.backbone, 7, KEEP_FP32)
+    copied.backbone = int8_linears(copied.backbone, 7, KEEP_FP32_PER_TENSOR)
     return copied
 
 
 def cls_fp32(encoder: SentenceEncoder) -> SentenceEncoder:
-    """7-bit weights (no saturation), 8-bit activations, [CLS] rows fp32, KEEP_FP32 kept."""
+    """7-bit weights (no saturation), 8-bit activations, [CLS] rows fp32, and
+    KEEP_FP32_PER_TENSOR kept."""
     copied = seven_bit_weights(encoder)
     full = copy.deepcopy(encoder.backbone)
     full.set_attn_implementation("eager")
@@ -200,12 +174,14 @@ def main() -> None:
     print("2. largest input of each feed-forward layer, 64 test sentences:")
     token_peaks(fp32, sentences[:64])
     reference = fp32.encode(sentences, convert_to="torch").float()
-    variants = {"fp32": (fp32, True), "int8 (helpers.quantize)": (
-        SentenceEncoder.from_pretrained(quantize="int8"), True),
+    fast = fast_int8_matmul()  # per token is a plain loop without VNNI: not timed there
+    variants = {"fp32": (fp32, True),
+        "int8 per tensor (helpers.quantize)": (int8_route(fp32, False), True),
+        "int8 per token (helpers.quantize, values fp32)": (int8_route(fp32, True), fast),
+        "int8 per token, every layer": (int8_route(fp32, True, ()), fast),
         "8-bit weights only (simulated)": (rounded_weights(fp32, 8), False),
         "7-bit weights only (simulated)": (rounded_weights(fp32, 7), False),
         "8-bit weights, per-token activations (simulated)": (per_token_activations(fp32), False),
-        "8-bit weights, per-token activations (torch._int_mm)": (per_token_int8(fp32), True),
         "7-bit weights, 8-bit activations": (seven_bit_weights(fp32), True),
         "7-bit weights, [CLS] in fp32": (cls_fp32(fp32), True)}
     print(f"3. agreement with fp32 over all pairs of {len(sentences)} test sentences:")

@@ -6,7 +6,10 @@ the mean cosine *distance* between those sentence vectors and the fp32 ones over
 training sentences of data/sentences.csv (no labels needed, and not the STS pairs we
 report on, so the choice is not tuned on the test). Then every layer is quantized except
 the k most damaging, for several k: distance, STS Spearman on data/sts_pairs.csv, and
-sentences/s. ``helpers.quantize.KEEP_FP32`` is the choice this table supports.
+sentences/s; and the damage summed by kind of layer (value projection, feed-forward output,
+...) beside its share of the linear weights. ``--per-token`` / ``--per-tensor`` picks the
+int8 route (default: the one ``quantize="int8"`` takes on this CPU); the tables support
+``helpers.quantize.KEEP_FP32_PER_TOKEN`` and ``KEEP_FP32_PER_TENSOR``.
 """
 
 from __future__ import annotations
@@ -24,22 +27,40 @@ from torch import nn  # noqa: E402
 
 from helpers import SentenceEncoder, load_sentences, notebook_setup  # noqa: E402
 from helpers.data import load_sts_pairs  # noqa: E402
-from helpers.quantize import KEEP_FP32, quantize_backbone  # noqa: E402
+from helpers.quantize import fast_int8_matmul, quantize_backbone  # noqa: E402
 from helpers.similarity import sts_spearman  # noqa: E402
 
 
-def int8_except(base: SentenceEncoder, keep: set[str]) -> SentenceEncoder:
+def int8_except(base: SentenceEncoder, keep: set[str], per_token: bool) -> SentenceEncoder:
     """A copy of ``base`` with every linear layer int8 except those in ``keep``."""
     encoder = copy.deepcopy(base)
-    encoder.backbone = quantize_backbone(encoder.backbone, "int8", keep_fp32=keep)
+    encoder.backbone = quantize_backbone(encoder.backbone, "int8", keep_fp32=keep,
+                                         per_token=per_token)
     return encoder
+
+
+def by_kind(damage: pd.Series, base: SentenceEncoder) -> pd.DataFrame:
+    """Damage summed over the blocks for each kind of layer, beside its share of the linear
+    weights (of the compute per token, but for the pooler's, which sees one token), so the
+    cost and the benefit of keeping a kind fp32 read together."""
+    sizes = pd.Series({name: base.backbone.get_submodule(name).weight.numel()
+                       for name in damage.index})
+    kinds = damage.index.str.replace(r"^.*layer\.\d+\.", "", regex=True)
+    table = pd.DataFrame({"damage": damage.groupby(kinds).sum(),
+                          "weight share": sizes.groupby(kinds).sum() / sizes.sum()})
+    table["damage per share"] = table["damage"] / table["weight share"]
+    return table.sort_values("damage per share", ascending=False)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--per-token", action=argparse.BooleanOptionalAction,
+                        default=fast_int8_matmul(), help="int8 route (--per-tensor: per tensor)")
+    parser.add_argument("--per-tensor", dest="per_token", action="store_false")
     args = parser.parse_args()
     notebook_setup(0, threads=args.threads)
+    print(f"int8 route: per {'token' if args.per_token else 'tensor'}")
     base = SentenceEncoder.from_pretrained()
     base.backbone.set_attn_implementation("eager")  # as the int8 path runs
     texts, pairs = load_sentences()["train"]["text"], load_sts_pairs()
@@ -50,14 +71,16 @@ def main() -> None:
     def distance(encoder: SentenceEncoder) -> float:
         return float(np.mean(1 - (encoder.encode(texts) * reference).sum(axis=1)))
 
-    damage = pd.Series({name: distance(int8_except(base, set(linears) - {name}))
+    damage = pd.Series({name: distance(int8_except(base, set(linears) - {name}, args.per_token))
                         for name in linears}).sort_values(ascending=False)
     print("cosine distance to fp32 when only this layer is int8 (top 10):")
     print(damage.head(10).map("{:.2e}".format).to_string())
+    print("by kind of layer (summed over blocks):")
+    print(by_kind(damage, base).to_string(float_format="{:.2e}".format))
     fp32_spearman = sts_spearman(base, pairs)
     rows = []
     for kept in (0, 1, 2, 4, 8):
-        encoder = int8_except(base, set(damage.index[:kept]))
+        encoder = int8_except(base, set(damage.index[:kept]), args.per_token)
         started = time.perf_counter()
         encoder.encode(texts)
         rate = len(texts) / (time.perf_counter() - started)
@@ -65,7 +88,7 @@ def main() -> None:
                      "Spearman drop": round(fp32_spearman - sts_spearman(encoder, pairs), 2),
                      "sentences/s": round(rate)})
     print(pd.DataFrame(rows).to_string(index=False))
-    print(f"fp32 (eager attention): Spearman {fp32_spearman:.2f}; KEEP_FP32 = {KEEP_FP32}")
+    print(f"fp32 (eager attention): Spearman {fp32_spearman:.2f}")
 
 
 if __name__ == "__main__":

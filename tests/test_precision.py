@@ -1,4 +1,4 @@
-"""Number formats chosen for the CPU at hand: native bf16 or not, "auto", int8 layers kept fp32."""
+"""Number formats chosen for the CPU at hand: native bf16 or not, "auto" (int8: test_int8.py)."""
 
 import os
 import subprocess
@@ -6,10 +6,8 @@ import sys
 
 import pytest
 import torch
-from torch import nn
 
-from helpers import SentenceEncoder, TrainConfig, precision
-from helpers.quantize import KEEP_FP32
+from helpers import TrainConfig, precision
 
 AVX2_ONLY = {"avx2": True, "avx512_f": True, "avx512_bf16": False, "amx_bf16": False}
 SAPPHIRE_RAPIDS = {"avx2": True, "avx512_f": True, "avx512_bf16": True, "amx_bf16": True}
@@ -62,22 +60,3 @@ def test_aten_capability_variable_turns_native_bf16_off():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-def test_int8_keeps_the_most_sensitive_layers_in_fp32(tiny_model_dir):
-    encoder = SentenceEncoder.from_pretrained(tiny_model_dir, quantize="int8")
-    modules = dict(encoder.backbone.named_modules())
-    assert all(type(modules[name]) is nn.Linear for name in KEEP_FP32)
-    assert type(modules["encoder.layer.0.intermediate.dense"]) is not nn.Linear
-
-
-def test_int8_quantizes_activations_to_all_8_bits(tiny_model_dir):
-    from helpers.quantize import FullRangeDynamicLinear
-
-    encoder = SentenceEncoder.from_pretrained(tiny_model_dir, quantize="int8")
-    layer = encoder.backbone.encoder.layer[0].intermediate.dense
-    assert isinstance(layer, FullRangeDynamicLinear)
-    x = torch.randn(4, layer.in_features)
-    full = torch.ops.quantized.linear_dynamic(x, layer._packed_params._packed_params,
-                                              reduce_range=False)
-    assert torch.equal(layer(x), full)

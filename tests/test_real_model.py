@@ -33,18 +33,26 @@ def test_real_model_ranks_sts_pairs(real_encoder):
     assert np.isfinite(real_encoder.encode("Hello there.")).all()
 
 
-def test_int8_keeps_the_rank_order_of_fp32_cosines(real_encoder):
-    """Over every pair of 200 test sentences, int8 cosines keep fp32's order (Spearman
-    0.995 on an AVX2 EPYC; 7-bit activations, PyTorch's default, gave 0.985)."""
+@pytest.mark.parametrize(("per_token", "floor"), [(True, 0.999), (False, 0.99)],
+                         ids=["per-token", "per-tensor"])
+def test_int8_keeps_the_rank_order_of_fp32_cosines(real_encoder, per_token, floor):
+    """Over every pair of 200 test sentences, int8 cosines keep fp32's order (Spearman on a
+    Zen 5 EPYC: per token 0.9993, per tensor 0.9947; per tensor with 7-bit activations,
+    PyTorch's default, 0.985 on an AVX2 EPYC). Per token is slow without VNNI, but exact."""
+    import copy
+
     import torch
     from scipy.stats import spearmanr
 
-    from helpers import SentenceEncoder, load_sentences
+    from helpers import load_sentences
+    from helpers.quantize import quantize_backbone
 
     sentences = list(load_sentences()["test"]["text"][:200])
     pairs = torch.triu_indices(200, 200, offset=1)
+    quantized = copy.deepcopy(real_encoder)
+    quantized.backbone = quantize_backbone(quantized.backbone, "int8", per_token=per_token)
     cosines = []
-    for encoder in (real_encoder, SentenceEncoder.from_pretrained(quantize="int8")):
+    for encoder in (real_encoder, quantized):
         vectors = encoder.encode(sentences, convert_to="torch")
         cosines.append((vectors @ vectors.T)[pairs[0], pairs[1]].numpy())
-    assert spearmanr(*cosines).statistic > 0.99
+    assert spearmanr(*cosines).statistic > floor
