@@ -153,15 +153,35 @@ def test_an_int8_layer_refuses_to_train_what_is_below_it(tiny_model_dir, per_tok
     assert not encoder(**batch).requires_grad  # nothing below to train: allowed
 
 
-def test_heads_train_on_a_per_token_int8_encoder(tiny_model_dir, small_data, monkeypatch):
-    monkeypatch.setattr(quantize, "fast_int8_matmul", lambda: True)
+def test_heads_train_on_a_frozen_int8_encoder(tiny_model_dir, small_data, per_token):
+    """Before, the per-tensor route stopped at the end of epoch 1: keeping the best weights
+    cloned every state_dict entry as a tensor, and packed int8 weights hold a dtype."""
     model = MultiTaskModel(SentenceEncoder.from_pretrained(tiny_model_dir, quantize="int8"),
                            SENTENCE_TASKS)
     before = [parameter.clone() for parameter in model.heads.parameters()]
-    training.train(freeze(model, "backbone"), small_data, TrainConfig(epochs=1, batch_size=8,
-                                                             progress=False))
+    training.train(freeze(model, "backbone"), small_data, TrainConfig(epochs=2, batch_size=8,
+                                                                      progress=False))
     after = model.heads.parameters()
     assert not any(torch.equal(*pair) for pair in zip(before, after, strict=True))
+
+
+def test_train_refuses_what_an_int8_encoder_cannot_do_before_any_work(tiny_model_dir,
+                                                                     small_data, tmp_path):
+    model = MultiTaskModel(SentenceEncoder.from_pretrained(tiny_model_dir, quantize="int8"),
+                           SENTENCE_TASKS)
+    before = [parameter.clone() for parameter in model.parameters()]
+    quick = TrainConfig(epochs=1, batch_size=8, progress=False)
+    with pytest.raises(ValueError, match=r"int8, .* but it is trainable; freeze it"):
+        training.train(model, small_data, quick)
+    freeze(model, "backbone")
+    with pytest.raises(ValueError, match="a callback unfreezes it"):
+        training.train(model, small_data, quick,
+                       callbacks=[training.GradualUnfreezing(model, every=1)])
+    saving = TrainConfig(epochs=1, batch_size=8, progress=False, checkpoint_dir=tmp_path / "c")
+    with pytest.raises(ValueError, match=r"checkpoint_dir=...\): the encoder is quantized"):
+        training.train(model, small_data, saving)
+    assert all(torch.equal(*pair) for pair in zip(before, model.parameters(), strict=True))
+    assert not any(tmp_path.iterdir())
 
 
 def test_a_quantized_model_is_neither_saved_nor_exported(tiny_model_dir, per_token, tmp_path):

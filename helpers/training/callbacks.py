@@ -15,6 +15,7 @@ vectors of a frozen encoder must not be cached.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
+from torch import nn
 
 from ..freezing import GradualUnfreezer
 from ..modes import evaluating
@@ -143,12 +145,24 @@ def gradient_conflicts(model: MultiTaskModel, batches: dict[str, dict]) -> dict[
         gradients[a], gradients[b], dim=0)) for a, b in combinations(gradients, 2)}
 
 
+def _copied_weights(model: nn.Module) -> dict[str, object]:
+    """``model.state_dict()`` with every tensor copied. The dict keeps the module versions
+    (``_metadata``) that loading reads, and PyTorch's dynamic int8 layers hold a tuple of
+    packed tensors and a dtype beside tensors."""
+    weights = copy.copy(model.state_dict())
+    for name, value in weights.items():
+        weights[name] = (tuple(part.clone() for part in value) if isinstance(value, tuple)
+                         else value.detach().clone() if isinstance(value, torch.Tensor)
+                         else value)
+    return weights
+
+
 class BestModel(Callback):
     """Track ``config.metric`` on the evaluation split; keep the best weights (in memory,
     or in ``checkpoint_dir/best``, written by the main process only) and restore them."""
 
     def __init__(self) -> None:
-        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.best_weights: dict[str, object] | None = None
 
     def on_epoch_end(self, state: TrainState) -> None:
         value = _monitored(state)
@@ -161,8 +175,7 @@ class BestModel(Callback):
                 state.model.save(Path(state.config.checkpoint_dir) / "best")
             state.accelerator.wait_for_everyone()
         else:
-            self.best_weights = {k: v.detach().clone()
-                                 for k, v in state.model.state_dict().items()}
+            self.best_weights = _copied_weights(state.model)
 
     def on_train_end(self, state: TrainState) -> None:
         if state.history.best_epoch is None:

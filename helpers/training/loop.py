@@ -20,6 +20,7 @@ from ..freezing import trainable_count
 from ..multitask import MultiTaskModel
 from ..precision import training_precision
 from ..runtime import process_state, seed_everything
+from ..saving import check_full_precision
 from .batching import collate_fn
 from .callbacks import BestModel, Callback, EarlyStopping, GradientConflictProbe, TrainState
 from .config import TrainConfig
@@ -67,6 +68,22 @@ def _check_metric(model: MultiTaskModel, config: TrainConfig) -> None:
     if task != MEAN and task not in model.task_names:
         raise ValueError(f"TrainConfig: metric {config.metric!r} names no task of the model; "
                          f"tasks are {model.task_names} (or {MEAN!r})")
+
+
+def _check_quantized(model: MultiTaskModel, config: TrainConfig,
+                     callbacks: Sequence[Callback]) -> None:
+    """A quantized encoder cannot be saved, and int8 layers pass no gradient back: refuse
+    at the door what would otherwise fail after an epoch of work, with the fix."""
+    if model.encoder.quantize is None:
+        return
+    if config.checkpoint_dir:
+        check_full_precision(model.encoder, "train(checkpoint_dir=...)", "train")
+    unfreezes = any(callback.changes_trainable for callback in callbacks)
+    if model.encoder.quantize == "int8" and (unfreezes or not encoder_is_frozen(model)):
+        raise ValueError(f"train(): the encoder is int8, whose layers pass no gradient, but "
+                         f"{'a callback unfreezes it' if unfreezes else 'it is trainable'}; "
+                         f"freeze it (freeze(model, 'backbone')) to train the heads alone, or "
+                         f"train the fp32 model and quantize after")
 
 
 def _prepare(model: MultiTaskModel, sources: list[Source], config: TrainConfig,
@@ -141,6 +158,7 @@ def train(model: MultiTaskModel, data: TrainData, config: TrainConfig | None = N
     check_tracker(config)
     sources = sources_of(model, data, config.eval_split, config.tasks)
     _check_metric(model, config)
+    _check_quantized(model, config, callbacks)
     if config.probe_epochs and not encoder_is_frozen(model) and resume_from is None:
         fit_heads_first(model, data, config, train)
     seed_everything(config.seed)
