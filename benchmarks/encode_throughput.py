@@ -16,9 +16,10 @@ per tensor; bf16 is fast only on a CPU with native bf16.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,14 +58,22 @@ def agreement(reference: torch.Tensor, vectors: torch.Tensor) -> tuple[float, fl
     return float(rank), float((found - expected).abs().mean())
 
 
+def int8_copy(encoder: SentenceEncoder, per_token: bool,
+              keep_fp32: Collection[str] | None = None) -> SentenceEncoder:
+    """A copy of ``encoder`` made int8 on one route of helpers.quantize, whatever this CPU
+    would pick (``keep_fp32`` None: the route's own choice)."""
+    copied = copy.deepcopy(encoder)
+    copied.backbone = quantize_backbone(copied.backbone, "int8", keep_fp32, per_token)
+    copied.quantize = "int8"
+    return copied
+
+
 def variants() -> dict[str, SentenceEncoder]:
     """fp32, int8 on each route this CPU runs fast, and bf16, each as a SentenceEncoder."""
     encoders = {"fp32": SentenceEncoder.from_pretrained()}
     for per_token in (True, False) if fast_int8_matmul() else (False,):
-        encoder = SentenceEncoder.from_pretrained()
-        encoder.backbone = quantize_backbone(encoder.backbone, "int8", per_token=per_token)
-        encoder.quantize = "int8"
-        encoders[f"int8 per-{'token' if per_token else 'tensor'}"] = encoder
+        encoders[f"int8 per-{'token' if per_token else 'tensor'}"] = int8_copy(
+            encoders["fp32"], per_token)
     encoders["bf16"] = SentenceEncoder.from_pretrained(quantize="bf16")
     return encoders
 

@@ -28,7 +28,7 @@ import warnings
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from encode_throughput import agreement, best_rate  # noqa: E402
+from encode_throughput import agreement, best_rate, int8_copy  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.ao.quantization import (  # noqa: E402
     PerChannelMinMaxObserver,
@@ -43,7 +43,6 @@ from helpers.quantize import (  # noqa: E402
     FullRangeDynamicLinear,
     _quantized_engine,
     fast_int8_matmul,
-    quantize_backbone,
     token_levels,
 )
 
@@ -120,14 +119,6 @@ def per_token_activations(encoder: SentenceEncoder) -> SentenceEncoder:
     return copied
 
 
-def int8_route(encoder: SentenceEncoder, per_token: bool, keep: tuple[str, ...] | None = None
-               ) -> SentenceEncoder:
-    """A copy of ``encoder`` on one route of helpers.quantize (``keep`` None: its default)."""
-    copied = copy.deepcopy(encoder)
-    copied.backbone = quantize_backbone(copied.backbone, "int8", keep, per_token)
-    return copied
-
-
 class FirstTokenFP32(nn.Module):
     """int8 for every token after the first; the first ([CLS]) in fp32."""
 
@@ -176,9 +167,9 @@ def main() -> None:
     reference = fp32.encode(sentences, convert_to="torch").float()
     fast = fast_int8_matmul()  # per token is a plain loop without VNNI: not timed there
     variants = {"fp32": (fp32, True),
-        "int8 per tensor (helpers.quantize)": (int8_route(fp32, False), True),
-        "int8 per token (helpers.quantize, values fp32)": (int8_route(fp32, True), fast),
-        "int8 per token, every layer": (int8_route(fp32, True, ()), fast),
+        "int8 per tensor (helpers.quantize)": (int8_copy(fp32, False), True),
+        "int8 per token (helpers.quantize, values fp32)": (int8_copy(fp32, True), fast),
+        "int8 per token, every layer": (int8_copy(fp32, True, ()), fast),
         "8-bit weights only (simulated)": (rounded_weights(fp32, 8), False),
         "7-bit weights only (simulated)": (rounded_weights(fp32, 7), False),
         "8-bit weights, per-token activations (simulated)": (per_token_activations(fp32), False),

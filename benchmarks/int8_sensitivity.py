@@ -15,7 +15,6 @@ int8 route (default: the one ``quantize="int8"`` takes on this CPU); the tables 
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import time
 
@@ -23,20 +22,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from encode_throughput import int8_copy  # noqa: E402
 from torch import nn  # noqa: E402
 
 from helpers import SentenceEncoder, load_sentences, notebook_setup  # noqa: E402
 from helpers.data import load_sts_pairs  # noqa: E402
-from helpers.quantize import fast_int8_matmul, quantize_backbone  # noqa: E402
+from helpers.quantize import fast_int8_matmul  # noqa: E402
 from helpers.similarity import sts_spearman  # noqa: E402
-
-
-def int8_except(base: SentenceEncoder, keep: set[str], per_token: bool) -> SentenceEncoder:
-    """A copy of ``base`` with every linear layer int8 except those in ``keep``."""
-    encoder = copy.deepcopy(base)
-    encoder.backbone = quantize_backbone(encoder.backbone, "int8", keep_fp32=keep,
-                                         per_token=per_token)
-    return encoder
 
 
 def by_kind(damage: pd.Series, base: SentenceEncoder) -> pd.DataFrame:
@@ -71,7 +63,7 @@ def main() -> None:
     def distance(encoder: SentenceEncoder) -> float:
         return float(np.mean(1 - (encoder.encode(texts) * reference).sum(axis=1)))
 
-    damage = pd.Series({name: distance(int8_except(base, set(linears) - {name}, args.per_token))
+    damage = pd.Series({name: distance(int8_copy(base, args.per_token, set(linears) - {name}))
                         for name in linears}).sort_values(ascending=False)
     print("cosine distance to fp32 when only this layer is int8 (top 10):")
     print(damage.head(10).map("{:.2e}".format).to_string())
@@ -80,7 +72,7 @@ def main() -> None:
     fp32_spearman = sts_spearman(base, pairs)
     rows = []
     for kept in (0, 1, 2, 4, 8):
-        encoder = int8_except(base, set(damage.index[:kept]), args.per_token)
+        encoder = int8_copy(base, args.per_token, set(damage.index[:kept]))
         started = time.perf_counter()
         encoder.encode(texts)
         rate = len(texts) / (time.perf_counter() - started)
