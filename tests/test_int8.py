@@ -28,6 +28,7 @@ from helpers.quantize import (
     quantize_backbone,
     token_levels,
 )
+from helpers.training.callbacks import _copied_weights
 
 SENTENCES = ["The striker scored twice.", "Rates rose again this quarter.", "I loved it!"]
 
@@ -192,3 +193,19 @@ def test_a_quantized_model_is_neither_saved_nor_exported(tiny_model_dir, per_tok
     with pytest.raises(ValueError, match="quantized"):
         export_sentence_transformer(model, tmp_path / "exported")
     assert not any(tmp_path.iterdir())
+
+
+def test_the_best_weights_keep_a_bias_free_int8_layer():
+    """Before, keeping the best weights broke on a bias-free int8 layer: its packed
+    parameters are ``(weight, None)``, and the copy cloned the None."""
+    def bias_free_int8_layer() -> nn.Module:
+        return torch.ao.quantization.quantize_dynamic(
+            nn.Sequential(nn.Linear(8, 4, bias=False)), {nn.Linear}, dtype=torch.qint8)
+
+    torch.manual_seed(0)
+    best, later = bias_free_int8_layer(), bias_free_int8_layer()
+    kept = _copied_weights(best)
+    inputs = torch.randn(3, 8)
+    assert not torch.equal(later(inputs), best(inputs))
+    later.load_state_dict(kept)
+    assert torch.equal(later(inputs), best(inputs))

@@ -151,10 +151,18 @@ def _copied_weights(model: nn.Module) -> dict[str, object]:
     packed tensors and a dtype beside tensors."""
     weights = copy.copy(model.state_dict())
     for name, value in weights.items():
-        weights[name] = (tuple(part.clone() for part in value) if isinstance(value, tuple)
-                         else value.detach().clone() if isinstance(value, torch.Tensor)
-                         else value)
+        weights[name] = _copied(value)
     return weights
+
+
+def _copied(value: object) -> object:
+    """A tensor cloned, a tuple copied part by part (a bias-free int8 layer packs
+    ``(weight, None)``), anything else (a dtype, None) as it is."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, tuple):
+        return tuple(_copied(part) for part in value)
+    return value
 
 
 class BestModel(Callback):
